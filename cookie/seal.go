@@ -1,0 +1,208 @@
+package cookie
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"sync"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// MaxSealedLen is the longest sealed value Open will look at, checked before
+// any parsing. Jar enforces the same bound on a joined cookie.
+const MaxSealedLen = 64 << 10
+
+// MaxPlaintextLen is the longest plaintext Seal accepts. go-jose refuses to
+// inflate more than 250 kB (unless the compressed form is over a tenth of
+// that), so a longer plaintext might seal but never open.
+const MaxPlaintextLen = 250_000
+
+// purposeHeader is the private protected header that binds a sealed value to
+// what it was sealed for. Being in the protected header, it is covered by the
+// A256GCM tag.
+const purposeHeader jose.HeaderKey = "bff"
+
+// ErrInvalid is wrapped by every error Open returns. Callers should treat any
+// such error as "no session".
+var ErrInvalid = errors.New("cookie: invalid sealed value")
+
+const zipHeader jose.HeaderKey = "zip"
+
+var (
+	onlyDir     = []jose.KeyAlgorithm{jose.DIRECT}
+	onlyA256GCM = []jose.ContentEncryption{jose.A256GCM}
+)
+
+// Seal encrypts plaintext with the first key of the ring into a JWE compact
+// serialization (alg dir, enc A256GCM, zip DEF, kid of that key, and purpose
+// in the protected "bff" header). A result longer than MaxSealedLen is an
+// error, since Open would refuse it.
+func (k *Keys) Seal(purpose string, plaintext []byte) (string, error) {
+	if k.Len() == 0 {
+		return "", errors.New("cookie: seal: no keys")
+	}
+	if purpose == "" {
+		return "", errors.New("cookie: seal: empty purpose")
+	}
+	if len(plaintext) > MaxPlaintextLen {
+		return "", fmt.Errorf("cookie: seal: plaintext is %d bytes, more than MaxPlaintextLen (%d)", len(plaintext), MaxPlaintextLen)
+	}
+	first := &k.keys[0]
+	// zip is set by hand and the payload deflated here rather than with
+	// go-jose's Compression option: the result is the same JWE, but go-jose
+	// builds a new flate.Writer (~800 kB) per call, which made Seal ten times
+	// slower. Open leaves inflation, and its size limit, to go-jose.
+	opts := (&jose.EncrypterOptions{}).WithHeader(purposeHeader, purpose).WithHeader(zipHeader, jose.DEFLATE)
+	enc, err := jose.NewEncrypter(jose.A256GCM,
+		jose.Recipient{Algorithm: jose.DIRECT, Key: first.raw[:], KeyID: first.id}, opts)
+	if err != nil {
+		return "", fmt.Errorf("cookie: seal: %w", err)
+	}
+	obj, err := enc.Encrypt(deflate(plaintext))
+	if err != nil {
+		return "", fmt.Errorf("cookie: seal: %w", err)
+	}
+	s, err := obj.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("cookie: seal: %w", err)
+	}
+	if len(s) > MaxSealedLen {
+		return "", fmt.Errorf("cookie: seal: sealed value is %d bytes, more than MaxSealedLen (%d)", len(s), MaxSealedLen)
+	}
+	return s, nil
+}
+
+// Open decrypts a value made by Seal for the same purpose with any key of the
+// ring. current reports whether it was sealed with the first key; when false
+// the caller should reseal. Every error wraps ErrInvalid and contains neither
+// the sealed value nor key material.
+func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bool, err error) {
+	if len(sealed) > MaxSealedLen {
+		return nil, false, invalid("longer than MaxSealedLen")
+	}
+	if k.Len() == 0 {
+		return nil, false, invalid("no keys")
+	}
+	if reason := checkCompact(sealed); reason != "" {
+		return nil, false, invalid(reason)
+	}
+	obj, err := jose.ParseEncryptedCompact(sealed, onlyDir, onlyA256GCM)
+	if err != nil {
+		// go-jose's message may quote header bytes: keep it out.
+		return nil, false, invalid("not a dir/A256GCM JWE")
+	}
+	idx := -1
+	for i := range k.keys {
+		if k.keys[i].id == obj.Header.KeyID {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, false, invalid("unknown or missing kid")
+	}
+	if p, _ := obj.Header.ExtraHeaders[purposeHeader].(string); p == "" || p != purpose {
+		return nil, false, invalid("sealed for another purpose")
+	}
+	plaintext, err = obj.Decrypt(k.keys[idx].raw[:])
+	if errors.Is(err, jose.ErrCryptoFailure) {
+		return nil, false, invalid("authentication failed")
+	}
+	if err != nil {
+		return nil, false, invalid("cannot decrypt (bad header or payload)")
+	}
+	return plaintext, idx == 0, nil
+}
+
+// deflaters holds flate writers for reuse; each is large to allocate.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.DefaultCompression) // level is valid: no error
+	return w
+}}
+
+// deflate is raw DEFLATE (RFC 1951), as JWE "zip":"DEF" means.
+func deflate(p []byte) []byte {
+	var buf bytes.Buffer
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	_, _ = w.Write(p) // a bytes.Buffer does not fail
+	_ = w.Close()
+	w.Reset(nil) // do not keep buf alive in the pool
+	deflaters.Put(w)
+	return buf.Bytes()
+}
+
+func invalid(reason string) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, reason)
+}
+
+// checkCompact does what go-jose leaves to the caller. It requires five
+// segments, the encrypted-key segment empty (dir has none, and go-jose
+// ignores it, so extra bytes there would go unnoticed), and every segment
+// canonical unpadded base64url: Go's decoder skips '\r' and '\n' and ignores
+// a final character's unused bits, so without this check several strings
+// would open to the same value. It returns "" when s passes.
+func checkCompact(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	seg, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			if b64urlValue(s[i]) < 0 {
+				return "not base64url"
+			}
+			continue
+		}
+		if seg == 4 && i < len(s) {
+			return "not five segments"
+		}
+		part := s[start:i]
+		switch {
+		case seg == 1 && part != "":
+			return "encrypted key present with alg dir"
+		case seg != 1 && seg != 3 && part == "":
+			return "empty segment"
+		case !canonicalTail(part):
+			return "non-canonical base64url"
+		}
+		seg++
+		start = i + 1
+	}
+	if seg != 5 {
+		return "not five segments"
+	}
+	return ""
+}
+
+// canonicalTail reports whether an unpadded base64url string of valid
+// characters has a possible length and zero unused bits in its last character.
+func canonicalTail(p string) bool {
+	switch len(p) % 4 {
+	case 1:
+		return false
+	case 2:
+		return b64urlValue(p[len(p)-1])&0x0f == 0
+	case 3:
+		return b64urlValue(p[len(p)-1])&0x03 == 0
+	}
+	return true
+}
+
+func b64urlValue(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
+}
