@@ -1,0 +1,221 @@
+// Package oidc signs browsers in with OpenID Connect (authorization code +
+// PKCE, as a confidential client) and keeps the resulting token set in a
+// sealed, chunked session cookie instead of a server-side store.
+//
+// An [Auth] serves the /auth/ endpoints and hands the proxy a fresh access
+// token for each API call, refreshing it when it nears expiry.
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"bff/cookie"
+	"bff/internal/problem"
+)
+
+// Cookie names. The __Host- prefix makes browsers refuse them unless they
+// are Secure, host-only and Path=/, so no sibling subdomain can plant one.
+const (
+	SessionCookie     = "__Host-bff-session"
+	loginCookiePrefix = "__Host-bff-login-"
+)
+
+// Sealing purposes: a login-state cookie can never be replayed as a session.
+const (
+	purposeSession = "session"
+	purposeLogin   = "login"
+)
+
+// Config is what an Auth needs; every field is required unless noted.
+type Config struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	PublicURL    *url.URL // the BFF's external origin; the redirect URI hangs off it
+	Scopes       []string
+	// PostLogoutURL is where the browser lands after logout: a local path or
+	// an absolute URL.
+	PostLogoutURL string
+	SessionMaxAge time.Duration
+	SessionIdle   time.Duration
+	ExposeToken   bool // serve GET /auth/token
+
+	Keys       *cookie.Keys
+	HTTPClient *http.Client // for every call to the OpenID provider; must have a timeout
+	Logger     *slog.Logger
+	Now        func() time.Time // optional; time.Now
+	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
+	// this replica; 0 means 64.
+	MaxConcurrentRefreshes int
+}
+
+// Auth serves /auth/ and supplies access tokens to the proxy.
+type Auth struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	provider atomic.Pointer[provider]
+	session  cookie.Jar
+	mux      *http.ServeMux
+	refresh  *refresher
+}
+
+// provider is what discovery yields. It is swapped in whole, once, so a
+// request sees either no provider or a complete one.
+type provider struct {
+	oauth2     oauth2.Config
+	verifier   *gooidc.IDTokenVerifier
+	userinfo   *gooidc.Provider // nil when the IdP has no userinfo endpoint
+	revocation string
+	endSession string
+}
+
+// New returns an Auth that is not ready until [Auth.Discover] succeeds.
+func New(cfg Config) (*Auth, error) {
+	var errs []error
+	if cfg.Keys == nil {
+		errs = append(errs, errors.New("oidc: Keys is required"))
+	}
+	if cfg.HTTPClient == nil {
+		errs = append(errs, errors.New("oidc: HTTPClient is required"))
+	}
+	if cfg.PublicURL == nil {
+		errs = append(errs, errors.New("oidc: PublicURL is required"))
+	}
+	if cfg.SessionMaxAge <= 0 || cfg.SessionIdle <= 0 {
+		errs = append(errs, errors.New("oidc: session lifetimes must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	a := &Auth{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		session: cookie.Jar{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	limit := cfg.MaxConcurrentRefreshes
+	if limit <= 0 {
+		limit = 64
+	}
+	a.refresh = newRefresher(limit, a.now)
+	a.mux = http.NewServeMux()
+	a.mux.HandleFunc("GET /auth/login", a.login)
+	a.mux.HandleFunc("GET /auth/callback", a.callback)
+	a.mux.HandleFunc("GET /auth/session", a.sessionInfo)
+	a.mux.HandleFunc("GET /auth/logout", a.logout)
+	if cfg.ExposeToken {
+		a.mux.HandleFunc("GET /auth/token", a.token)
+	}
+	a.mux.HandleFunc("/auth/", a.notFound)
+	return a, nil
+}
+
+// ServeHTTP serves the /auth/ endpoints. Nothing under /auth/ may be cached:
+// every answer is about one browser's session.
+func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	a.mux.ServeHTTP(w, r)
+}
+
+// notFound answers what the endpoints above do not match, as problem+json
+// like every other error.
+func (a *Auth) notFound(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/auth/login", "/auth/callback", "/auth/session", "/auth/logout":
+		w.Header().Set("Allow", "GET")
+		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET.")
+	default:
+		problem.Write(w, http.StatusNotFound, "Not found", "")
+	}
+}
+
+// Ready reports whether the provider's discovery document has been loaded.
+func (a *Auth) Ready() bool { return a.provider.Load() != nil }
+
+// OwnsCookie reports whether a cookie of this name belongs to bff, so the
+// proxy never forwards one upstream.
+func (a *Auth) OwnsCookie(name string) bool {
+	return a.session.Owns(name) || len(name) > len(loginCookiePrefix) && name[:len(loginCookiePrefix)] == loginCookiePrefix
+}
+
+// Discover loads the provider's discovery document, retrying with capped
+// exponential backoff until it succeeds or ctx ends. An IdP that is down
+// when bff starts makes it not ready, never crash.
+func (a *Auth) Discover(ctx context.Context) error {
+	delay := 250 * time.Millisecond
+	for {
+		p, err := a.discover(ctx)
+		if err == nil {
+			a.provider.Store(p)
+			a.log.Info("identity provider discovered", "issuer", a.cfg.Issuer)
+			return nil
+		}
+		a.log.Warn("identity provider discovery failed; retrying", "issuer", a.cfg.Issuer, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay + rand.N(delay/2)):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+func (a *Auth) discover(ctx context.Context) (*provider, error) {
+	ctx, cancel := context.WithTimeout(a.clientContext(ctx), 15*time.Second)
+	defer cancel()
+	p, err := gooidc.NewProvider(ctx, a.cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	var extra struct {
+		Revocation string `json:"revocation_endpoint"`
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&extra); err != nil {
+		return nil, fmt.Errorf("discovery document: %w", err)
+	}
+	out := &provider{
+		oauth2: oauth2.Config{
+			ClientID:     a.cfg.ClientID,
+			ClientSecret: a.cfg.ClientSecret,
+			Endpoint:     p.Endpoint(),
+			RedirectURL:  a.cfg.PublicURL.JoinPath("/auth/callback").String(),
+			Scopes:       a.cfg.Scopes,
+		},
+		verifier:   p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
+		revocation: extra.Revocation,
+		endSession: extra.EndSession,
+	}
+	if p.UserInfoEndpoint() != "" {
+		out.userinfo = p
+	}
+	return out, nil
+}
+
+// clientContext carries the injected HTTP client into go-oidc and x/oauth2,
+// which take it from the context.
+func (a *Auth) clientContext(ctx context.Context) context.Context {
+	ctx = gooidc.ClientContext(ctx, a.cfg.HTTPClient)
+	return context.WithValue(ctx, oauth2.HTTPClient, a.cfg.HTTPClient)
+}
+
+// idpTimeout bounds each call to the IdP made while a browser waits.
+const idpTimeout = 10 * time.Second

@@ -1,0 +1,158 @@
+package oidc
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"bff/internal/problem"
+)
+
+// hasCSRFHeader is the CSRF defence for every endpoint JavaScript calls: a
+// cross-site form or link cannot set a custom header, and a cross-site fetch
+// that sets one needs a CORS preflight that bff never grants.
+func hasCSRFHeader(r *http.Request) bool { return r.Header.Get("X-CSRF") == "1" }
+
+type sessionResponse struct {
+	Sub       string         `json:"sub"`
+	Claims    map[string]any `json:"claims"`
+	ExpiresAt time.Time      `json:"expiresAt"`
+	LogoutURL string         `json:"logoutUrl"`
+}
+
+func (a *Auth) sessionInfo(w http.ResponseWriter, r *http.Request) {
+	if !hasCSRFHeader(r) {
+		problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+		return
+	}
+	s, current, err := a.loadOrReject(w, r)
+	if err != nil {
+		problem.Write(w, http.StatusUnauthorized, "Not signed in", "")
+		return
+	}
+	a.touch(w, r, s, current)
+	writeJSON(w, sessionResponse{
+		Sub:       s.Subject,
+		Claims:    s.claims(),
+		ExpiresAt: s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle),
+		LogoutURL: "/auth/logout?sid=" + url.QueryEscape(s.ID),
+	})
+}
+
+type tokenResponse struct {
+	AccessToken string    `json:"access_token"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
+	if !hasCSRFHeader(r) {
+		problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+		return
+	}
+	s, err := a.fresh(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, tokenResponse{AccessToken: s.AccessToken, ExpiresAt: s.AccessExpiry})
+}
+
+// WriteError answers a failure of [Auth.AccessToken]: 401 for no session,
+// 503 when the IdP is unreachable.
+func WriteError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, http.StatusServiceUnavailable, "Identity provider unavailable", "The session is intact; try again shortly.")
+		return
+	}
+	problem.Write(w, http.StatusUnauthorized, "Not signed in", "")
+}
+
+func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
+	s, _, err := a.loadOrReject(w, r)
+	if err != nil {
+		// Nothing to end: send the browser where a finished logout would.
+		http.Redirect(w, r, a.postLogoutURL(), http.StatusFound)
+		return
+	}
+	// The sid keeps a cross-site link from logging the user out.
+	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("sid")), []byte(s.ID)) != 1 {
+		problem.Write(w, http.StatusBadRequest, "Bad logout request", "The sid does not match this session.")
+		return
+	}
+	a.session.Expire(w, r)
+	p := a.provider.Load()
+	if p != nil && p.revocation != "" && s.RefreshToken != "" {
+		if err := a.revoke(r.Context(), p.revocation, s.RefreshToken); err != nil {
+			a.log.Warn("logout: revoking refresh token failed", "err", err)
+		}
+	}
+	a.log.Info("logout", "session", s)
+	target := a.postLogoutURL()
+	if p != nil && p.endSession != "" {
+		if u, err := url.Parse(p.endSession); err == nil {
+			q := u.Query()
+			q.Set("client_id", a.cfg.ClientID)
+			q.Set("id_token_hint", s.IDToken)
+			q.Set("post_logout_redirect_uri", target)
+			u.RawQuery = q.Encode()
+			target = u.String()
+		}
+	}
+	// Not http.Redirect: it would repeat the URL, id_token_hint and all, in
+	// an HTML body.
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
+}
+
+// postLogoutURL is absolute, as IdPs require of post_logout_redirect_uri.
+func (a *Auth) postLogoutURL() string {
+	target := a.cfg.PostLogoutURL
+	if target == "" {
+		target = "/"
+	}
+	if strings.HasPrefix(target, "/") {
+		return a.cfg.PublicURL.JoinPath(target).String()
+	}
+	return target
+}
+
+// revoke asks the IdP to forget the refresh token (RFC 7009), so a stolen
+// copy of the cookie is worthless after logout.
+func (a *Auth) revoke(ctx context.Context, endpoint, refreshToken string) error {
+	ctx, cancel := context.WithTimeout(ctx, idpTimeout)
+	defer cancel()
+	form := url.Values{
+		"token":           {refreshToken},
+		"token_type_hint": {"refresh_token"},
+		"client_id":       {a.cfg.ClientID},
+		"client_secret":   {a.cfg.ClientSecret},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("revocation request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := a.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("revocation: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("revocation endpoint answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,315 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"bff/cookie"
+	"bff/internal/problem"
+)
+
+// loginTTL bounds how long a browser may sit on the IdP's login page.
+const loginTTL = 10 * time.Minute
+
+// maxLoginCookies caps parallel login attempts per browser, so repeated
+// clicks cannot pile up cookies until the browser drops the session.
+const maxLoginCookies = 4
+
+// loginState is what the login-state cookie carries from /auth/login to
+// /auth/callback.
+type loginState struct {
+	State    string    `json:"s"`
+	Nonce    string    `json:"n"`
+	Verifier string    `json:"v"`
+	ReturnTo string    `json:"r"`
+	Expires  time.Time `json:"e"`
+}
+
+// loginJar names the login-state cookie after its state, one cookie per
+// attempt, so two tabs can log in at once.
+func loginJar(state string) cookie.Jar {
+	return cookie.Jar{Name: loginCookiePrefix + state, SameSite: http.SameSiteLaxMode, MaxChunks: 1}
+}
+
+func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
+	returnTo := r.URL.Query().Get("returnTo")
+	if returnTo == "" {
+		returnTo = "/"
+	}
+	if !IsLocalPath(returnTo) {
+		problem.Write(w, http.StatusBadRequest, "Bad returnTo", "returnTo must be a local path such as /app.")
+		return
+	}
+	p := a.provider.Load()
+	if p == nil {
+		a.notReady(w)
+		return
+	}
+	st := loginState{
+		State:    randomString(),
+		Nonce:    randomString(),
+		Verifier: oauth2.GenerateVerifier(),
+		ReturnTo: returnTo,
+		Expires:  a.now().Add(loginTTL),
+	}
+	plain, err := json.Marshal(st)
+	if err == nil {
+		var sealed string
+		if sealed, err = a.cfg.Keys.Seal(purposeLogin, plain); err == nil {
+			a.dropExcessLogins(w, r)
+			err = loginJar(st.State).Write(w, r, sealed, loginTTL)
+		}
+	}
+	if err != nil {
+		a.log.Error("login: sealing login state", "err", err)
+		problem.Write(w, http.StatusInternalServerError, "Login unavailable", "")
+		return
+	}
+	url := p.oauth2.AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
+	http.Redirect(w, r, url, http.StatusFound)
+}
+
+func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, loginCookiePrefix) {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) < maxLoginCookies {
+		return
+	}
+	for _, name := range names {
+		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+func (a *Auth) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	st, ok := a.checkState(w, r, q.Get("state"))
+	if !ok {
+		problem.Write(w, http.StatusBadRequest, "Login failed", "The login attempt is unknown or has expired; start again.")
+		return
+	}
+	if code := q.Get("error"); code != "" {
+		a.log.Info("login: identity provider returned an error", "error", code, "description", q.Get("error_description"))
+		problem.Write(w, http.StatusBadRequest, "Login failed", "The identity provider refused the login ("+safeErrorCode(code)+").")
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		problem.Write(w, http.StatusBadRequest, "Login failed", "The callback carries no authorization code.")
+		return
+	}
+	p := a.provider.Load()
+	if p == nil {
+		a.notReady(w)
+		return
+	}
+	s, status := a.redeem(r, p, code, st)
+	if s == nil {
+		problem.Write(w, status, "Login failed", "The identity provider could not complete the login; start again.")
+		return
+	}
+	if err := a.writeSession(w, r, s); err != nil {
+		problem.Write(w, http.StatusBadGateway, "Login failed", "The identity provider issued tokens too large to keep.")
+		return
+	}
+	a.log.Info("login completed", "session", s)
+	http.Redirect(w, r, st.ReturnTo, http.StatusFound)
+}
+
+// checkState opens the login cookie named after state and expires it: a
+// state is good for one callback only. Nothing else of the callback is
+// trusted before this passes.
+func (a *Auth) checkState(w http.ResponseWriter, r *http.Request, state string) (loginState, bool) {
+	var st loginState
+	if len(state) != len(randomString()) || strings.Trim(state, base64URLAlphabet) != "" {
+		return st, false
+	}
+	jar := loginJar(state)
+	sealed, err := jar.Read(r)
+	if err != nil {
+		return st, false
+	}
+	jar.Expire(w, r)
+	plain, _, err := a.cfg.Keys.Open(purposeLogin, sealed)
+	if err != nil || json.Unmarshal(plain, &st) != nil {
+		return st, false
+	}
+	if subtle.ConstantTimeCompare([]byte(st.State), []byte(state)) != 1 || !a.now().Before(st.Expires) || !IsLocalPath(st.ReturnTo) {
+		return st, false
+	}
+	return st, true
+}
+
+// redeem exchanges the code and verifies the ID token. On failure it returns
+// the status for the browser: 400 when the IdP refused, 502 when it answered
+// nonsense, 503 when it could not be reached.
+func (a *Auth) redeem(r *http.Request, p *provider, code string, st loginState) (*Session, int) {
+	ctx, cancel := context.WithTimeout(a.clientContext(r.Context()), idpTimeout)
+	defer cancel()
+	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		a.log.Warn("login: code exchange failed", "err", redactRetrieveError(err))
+		return nil, idpFailureStatus(err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		a.log.Warn("login: token response has no id_token")
+		return nil, http.StatusBadGateway
+	}
+	idt, err := p.verifier.Verify(ctx, rawID)
+	if err != nil {
+		a.log.Warn("login: id token rejected", "err", err)
+		return nil, http.StatusBadGateway
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+		a.log.Warn("login: id token nonce mismatch")
+		return nil, http.StatusBadRequest
+	}
+	now := a.now()
+	s := &Session{
+		ID:           randomString(),
+		Subject:      idt.Subject,
+		AccessToken:  tok.AccessToken,
+		AccessExpiry: accessExpiry(tok, now),
+		RefreshToken: tok.RefreshToken,
+		IDToken:      rawID,
+		Created:      now,
+		LastSeen:     now,
+	}
+	if p.userinfo != nil {
+		s.Extra = a.userinfoExtra(ctx, p, tok, s)
+	}
+	return s, 0
+}
+
+// userinfoExtra reads userinfo and keeps only what the ID token lacks. A
+// failure costs the SPA some claims, not the login.
+func (a *Auth) userinfoExtra(ctx context.Context, p *provider, tok *oauth2.Token, s *Session) json.RawMessage {
+	info, err := p.userinfo.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		a.log.Warn("login: userinfo failed; continuing with id token claims", "err", err)
+		return nil
+	}
+	if info.Subject != s.Subject {
+		a.log.Warn("login: userinfo subject differs from id token; ignoring userinfo")
+		return nil
+	}
+	var claims map[string]any
+	if err := info.Claims(&claims); err != nil {
+		return nil
+	}
+	have := s.claims()
+	for k := range claims {
+		if _, dup := have[k]; dup || isProtocolClaim(k) || k == "sub" {
+			delete(claims, k)
+		}
+	}
+	if len(claims) == 0 {
+		return nil
+	}
+	extra, err := json.Marshal(claims)
+	if err != nil {
+		return nil
+	}
+	return extra
+}
+
+// accessExpiry is the token's expiry as the IdP stated it. An IdP that
+// states none gets a short assumed lifetime, so bff refreshes early rather
+// than forwarding a dead token.
+func accessExpiry(tok *oauth2.Token, now time.Time) time.Time {
+	// expires_in is relative: count it from this process's clock, which
+	// also judges expiry, rather than from the wall clock x/oauth2 used.
+	if tok.ExpiresIn > 0 {
+		return now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	if !tok.Expiry.IsZero() {
+		return tok.Expiry
+	}
+	return now.Add(5 * time.Minute)
+}
+
+// IsLocalPath reports whether s is safe to redirect to after login: a path
+// on this origin, never a URL that a browser would resolve elsewhere.
+func IsLocalPath(s string) bool {
+	if s == "" || s[0] != '/' || len(s) > 2048 {
+		return false
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return false
+	}
+	// Browsers strip tabs and newlines from URLs and treat backslashes as
+	// slashes, so any of them could turn into "//host" after parsing.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// randomString is 128 bits from crypto/rand, base64url encoded.
+func randomString() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// safeErrorCode passes an OAuth error code to the browser only when it looks
+// like one (RFC 6749 limits the charset); anything else might be injected.
+func safeErrorCode(code string) string {
+	if len(code) > 64 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return "error"
+	}
+	return code
+}
+
+// idpFailureStatus maps a failed token request: a 4xx from the IdP is a
+// refusal (400), a 5xx or anything it said that is not OAuth is a bad
+// gateway (502), and no answer at all is unavailable (503).
+func idpFailureStatus(err error) int {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		if re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+			return http.StatusBadRequest
+		}
+		return http.StatusBadGateway
+	}
+	return http.StatusServiceUnavailable
+}
+
+// redactRetrieveError keeps the IdP's error code and status but drops the
+// response body, which could echo a token back into the log.
+func redactRetrieveError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return fmt.Errorf("token endpoint answered %d %s", status, safeErrorCode(re.ErrorCode))
+	}
+	return err
+}
+
+func (a *Auth) notReady(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	problem.Write(w, http.StatusServiceUnavailable, "Not ready", "The identity provider has not been reached yet; try again shortly.")
+}

@@ -1,0 +1,90 @@
+package oidc
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrNoSession means the request carries no usable session: none at all, or
+// one that fails to open, has expired, or was refused a refresh. Callers
+// answer 401.
+var ErrNoSession = errors.New("no valid session")
+
+// ErrUnavailable means the access token has expired and the IdP could not
+// be reached to refresh it. The session survives; callers answer 503.
+var ErrUnavailable = errors.New("identity provider unavailable")
+
+// touchInterval bounds how often activity reseals the cookie to slide the
+// idle timeout: once a minute is precise enough for an idle limit measured
+// in minutes, and spares every other response a Set-Cookie.
+const touchInterval = time.Minute
+
+// load opens the session cookie. expired reports a session that opened but
+// is past its limits: a cookie that can be cleared without losing anything.
+// current is false when an older key sealed it.
+func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err error) {
+	sealed, err := a.session.Read(r)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	plain, current, err := a.cfg.Keys.Open(purposeSession, sealed)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	s = new(Session)
+	if err := s.UnmarshalBinary(plain); err != nil {
+		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	if !a.now().Before(s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle)) {
+		return nil, false, true, fmt.Errorf("%w: session expired", ErrNoSession)
+	}
+	return s, current, false, nil
+}
+
+// loadOrReject loads the session, expiring a dead one, and tells the caller
+// whether to go on. It does not write the response.
+func (a *Auth) loadOrReject(w http.ResponseWriter, r *http.Request) (*Session, bool, error) {
+	s, current, expired, err := a.load(r)
+	if expired {
+		a.session.Expire(w, r)
+	}
+	if err != nil {
+		a.log.Debug("no session", "reason", err)
+		return nil, false, err
+	}
+	return s, current, nil
+}
+
+// touch slides the idle timeout, and moves a cookie sealed with an old key
+// onto the current one, without resealing on every request.
+func (a *Auth) touch(w http.ResponseWriter, r *http.Request, s *Session, current bool) {
+	now := a.now()
+	if current && now.Sub(s.LastSeen) < touchInterval {
+		return
+	}
+	s.LastSeen = now
+	if err := a.writeSession(w, r, s); err != nil {
+		// The old cookie still works until its idle limit.
+		a.log.Warn("resealing session failed", "err", err)
+	}
+}
+
+// writeSession seals s into the session cookie, which lives exactly as
+// long as the session's absolute limit.
+func (a *Auth) writeSession(w http.ResponseWriter, r *http.Request, s *Session) error {
+	plain, err := s.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	sealed, err := a.cfg.Keys.Seal(purposeSession, plain)
+	if err != nil {
+		return fmt.Errorf("sealing session: %w", err)
+	}
+	maxAge := s.Created.Add(a.cfg.SessionMaxAge).Sub(a.now())
+	if err := a.session.Write(w, r, sealed, maxAge); err != nil {
+		return fmt.Errorf("writing session cookie: %w", err)
+	}
+	return nil
+}
