@@ -1,0 +1,242 @@
+package proxy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+
+	"bff/internal/problem"
+)
+
+// Tokens supplies the access token for a request. It may set cookies on w
+// (a refreshed session), so it is called before anything is written.
+type Tokens interface {
+	AccessToken(w http.ResponseWriter, r *http.Request) (string, error)
+}
+
+// Config configures a [Proxy].
+type Config struct {
+	Routes []Route
+	Tokens Tokens // required
+	// TokenError writes the response when Tokens fails (401 or 503
+	// problem+json; the caller knows which). Nil answers 401.
+	TokenError func(w http.ResponseWriter, err error)
+	// OwnsCookie reports whether a cookie is bff's own; such cookies are
+	// never forwarded, and an upstream may not set them. Required: without
+	// it the sealed session would travel to every upstream.
+	OwnsCookie func(name string) bool
+	// PublicOrigin is the BFF's origin ("https://app.example.com");
+	// WebSocket upgrades must carry exactly this Origin. A URL with a path
+	// stands for its origin.
+	PublicOrigin string
+	Transport    http.RoundTripper // nil: NewTransport()
+	Logger       *slog.Logger      // nil: discard
+}
+
+// Proxy is the handler for every route. Its zero value is not usable; call
+// [New].
+type Proxy struct {
+	routes     []route // longest prefix first, so the first match wins
+	tokens     Tokens
+	tokenError func(http.ResponseWriter, error)
+	ownsCookie func(string) bool
+	origin     string // serialised as browsers send it in Origin
+	log        *slog.Logger
+	rp         *httputil.ReverseProxy
+}
+
+// route is a Route with the strings the hot path needs worked out once.
+type route struct {
+	prefix   string   // "/api/"
+	bare     string   // "/api": the prefix without its slash
+	upstream *url.URL // a copy, so the caller cannot change it under us
+	base     string   // upstream path without trailing slashes: "/v1"
+	rawBase  string   // the same, escaped
+	upPath   string   // upstream path for the bare prefix: "/v1", or "/"
+}
+
+// New returns the handler for every route. Requests that match no route
+// get 404 problem+json.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Tokens == nil {
+		return nil, errors.New("proxy: Tokens is required")
+	}
+	if cfg.OwnsCookie == nil {
+		return nil, errors.New("proxy: OwnsCookie is required")
+	}
+	origin, err := serializeOrigin(cfg.PublicOrigin)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: PublicOrigin: %w", err)
+	}
+	p := &Proxy{
+		tokens:     cfg.Tokens,
+		tokenError: cfg.TokenError,
+		ownsCookie: cfg.OwnsCookie,
+		origin:     origin,
+		log:        cfg.Logger,
+	}
+	if p.tokenError == nil {
+		p.tokenError = func(w http.ResponseWriter, _ error) {
+			problem.Write(w, http.StatusUnauthorized, "Not signed in", "")
+		}
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	seen := make(map[string]bool)
+	for i, r := range cfg.Routes {
+		rt, err := newRoute(r)
+		if err == nil && seen[rt.prefix] {
+			err = errors.New("duplicate prefix")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("proxy: route %d %q: %w", i+1, r.Prefix, err)
+		}
+		seen[rt.prefix] = true
+		p.routes = append(p.routes, rt)
+	}
+	slices.SortFunc(p.routes, func(a, b route) int { return cmp.Compare(len(b.prefix), len(a.prefix)) })
+
+	transport := cfg.Transport
+	if transport == nil {
+		transport = NewTransport()
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      transport,
+		ModifyResponse: p.filterResponse,
+		ErrorHandler:   p.proxyError,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		BufferPool:     &bufferPool{},
+		// FlushInterval stays 0: ReverseProxy already flushes every write
+		// of an event stream or a body of unknown length, which is what
+		// streams are, and buffers the rest, which is cheaper.
+	}
+	return p, nil
+}
+
+func newRoute(r Route) (route, error) {
+	prefix, err := normalizePrefix(r.Prefix)
+	if err != nil {
+		return route{}, err
+	}
+	if err := checkUpstream(r.Upstream); err != nil {
+		return route{}, err
+	}
+	u := *r.Upstream
+	rt := route{
+		prefix:   prefix,
+		bare:     prefix[:len(prefix)-1],
+		upstream: &u,
+		base:     strings.TrimRight(u.Path, "/"),
+		rawBase:  strings.TrimRight(u.EscapedPath(), "/"),
+		upPath:   cmp.Or(u.Path, "/"),
+	}
+	return rt, nil
+}
+
+// serializeOrigin returns the origin of s as a browser writes it in an
+// Origin header: lower case, no default port, no path.
+func serializeOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", errors.New("must be an absolute http or https URL")
+	}
+	host := strings.ToLower(u.Host)
+	if u.Scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	} else {
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// Match reports whether path falls under a route.
+func (p *Proxy) Match(path string) bool { return p.match(path) != nil }
+
+func (p *Proxy) match(path string) *route {
+	for i := range p.routes {
+		rt := &p.routes[i]
+		if strings.HasPrefix(path, rt.prefix) || path == rt.bare {
+			return rt
+		}
+	}
+	return nil
+}
+
+// forward is what ServeHTTP learned that rewrite needs. It travels in the
+// request context because ReverseProxy offers no other way in.
+type forward struct {
+	route         *route
+	rest, rawRest string // request path after the prefix, decoded and escaped
+	token         string
+}
+
+type forwardKey struct{}
+
+// ServeHTTP checks the request (see the package documentation for the
+// order and why) and forwards it.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := p.match(r.URL.Path)
+	if rt == nil {
+		problem.Write(w, http.StatusNotFound, "Not found", "No API route matches this path.")
+		return
+	}
+	rest, rawRest, ok := rt.split(r.URL)
+	if !ok || !cleanPath(r.URL.Path) {
+		problem.Write(w, http.StatusBadRequest, "Bad request path", "The path must not contain empty, '.' or '..' segments, encoded separators within the route prefix, or control characters.")
+		return
+	}
+	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		problem.Write(w, http.StatusNotImplemented, "Method not supported", "The proxy does not forward CONNECT or TRACE.")
+		return
+	}
+	switch up := upgrade(r.Header); {
+	case up == "":
+		if r.Header.Get("X-CSRF") != "1" {
+			problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+			return
+		}
+	case len(up) == len("websocket") && strings.EqualFold(up, "websocket"): // ASCII only, as ReverseProxy requires
+		if o := r.Header["Origin"]; len(o) != 1 || o[0] != p.origin {
+			problem.Write(w, http.StatusForbidden, "Cross-origin WebSocket refused", "A WebSocket must be opened from this site.")
+			return
+		}
+	default:
+		problem.Write(w, http.StatusBadRequest, "Unsupported upgrade", "Only WebSocket upgrades are forwarded.")
+		return
+	}
+	token, err := p.tokens.AccessToken(w, r)
+	if err == nil && token == "" {
+		err = errors.New("proxy: empty access token")
+	}
+	if err != nil {
+		p.tokenError(w, err)
+		return
+	}
+	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{route: rt, rest: rest, rawRest: rawRest, token: token})
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// upgrade returns the protocol a request asks to switch to, or "". Like
+// ReverseProxy, it needs both Connection: upgrade and Upgrade.
+func upgrade(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
