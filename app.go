@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"bff/internal/problem"
+	"bff/oidc"
+	"bff/proxy"
+)
+
+// extras are what the demo adds to a normal server: an SPA compiled into
+// the binary and handlers mounted beside bff's own (the demo's OP).
+type extras struct {
+	static fs.FS
+	mounts map[string]http.Handler
+	now    func() time.Time // tests move time; nil is time.Now
+}
+
+type app struct {
+	handler http.Handler
+	auth    *oidc.Auth
+}
+
+// newApp wires the packages into one handler.
+func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
+	idpClient := &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		// An IdP's token endpoint never redirects; following one would send
+		// the client secret somewhere unexpected.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	auth, err := oidc.New(oidc.Config{
+		Issuer:        cfg.Issuer,
+		ClientID:      cfg.ClientID,
+		ClientSecret:  cfg.ClientSecret,
+		PublicURL:     cfg.PublicURL,
+		Scopes:        cfg.Scopes,
+		PostLogoutURL: cfg.PostLogoutURL,
+		SessionMaxAge: cfg.SessionMaxAge,
+		SessionIdle:   cfg.SessionIdle,
+		ExposeToken:   cfg.ExposeToken,
+		Keys:          cfg.CookieKeys,
+		HTTPClient:    idpClient,
+		Logger:        log,
+		Now:           x.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", auth)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !auth.Ready() {
+			writeStatus(w, http.StatusServiceUnavailable, "identity provider not discovered yet")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	if len(cfg.Routes) > 0 {
+		px, err := proxy.New(proxy.Config{
+			Routes:       cfg.Routes,
+			Tokens:       auth,
+			TokenError:   oidc.WriteError,
+			OwnsCookie:   auth.OwnsCookie,
+			PublicOrigin: cfg.PublicURL.String(),
+			Logger:       log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, rt := range cfg.Routes {
+			mux.Handle(rt.Prefix, px)
+			mux.Handle(rt.Prefix[:len(rt.Prefix)-1], px)
+		}
+	}
+	for pattern, h := range x.mounts {
+		mux.Handle(pattern, h)
+	}
+	switch {
+	case x.static != nil:
+		mux.Handle("/", strictCSP(http.FileServerFS(x.static)))
+	case cfg.StaticDir != "":
+		mux.Handle("/", http.FileServerFS(os.DirFS(cfg.StaticDir)))
+	default:
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			problem.Write(w, http.StatusNotFound, "Not found", "")
+		})
+	}
+	return &app{handler: securityHeaders(cfg.PublicURL.Scheme == "https", mux), auth: auth}, nil
+}
+
+func writeStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": msg, "version": buildVersion()})
+}
+
+// securityHeaders sets what every response bff itself writes should carry.
+// Proxied responses get them too; an upstream's own values win.
+func securityHeaders(https bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// demoCSP allows the demo SPA nothing but its own origin.
+const demoCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func strictCSP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", demoCSP)
+		next.ServeHTTP(w, r)
+	})
+}

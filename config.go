@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"bff/cookie"
+	"bff/proxy"
+)
+
+// Config is everything bff reads from its environment.
+type Config struct {
+	Issuer        string
+	ClientID      string
+	ClientSecret  string
+	PublicURL     *url.URL
+	CookieKeys    *cookie.Keys
+	Routes        []proxy.Route
+	Listen        string
+	Scopes        []string
+	StaticDir     string
+	PostLogoutURL string
+	SessionMaxAge time.Duration
+	SessionIdle   time.Duration
+	ExposeToken   bool
+	MetricsListen string
+	LogLevel      slog.Level
+}
+
+// loadConfig reads and validates the environment. It reports every bad
+// variable at once, by name, and never repeats a secret's value.
+func loadConfig(getenv func(string) string) (*Config, error) {
+	c := &Config{
+		Issuer:        strings.TrimSpace(getenv("BFF_ISSUER")),
+		ClientID:      strings.TrimSpace(getenv("BFF_CLIENT_ID")),
+		StaticDir:     getenv("BFF_STATIC_DIR"),
+		PostLogoutURL: getenv("BFF_POST_LOGOUT_URL"),
+		MetricsListen: getenv("BFF_METRICS_LISTEN"),
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+
+	if c.Issuer == "" {
+		bad("BFF_ISSUER", "required")
+	} else if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		bad("BFF_ISSUER", "must be an https URL (http only on a loopback host)")
+	}
+	if c.ClientID == "" {
+		bad("BFF_CLIENT_ID", "required")
+	}
+	c.ClientSecret, errs = clientSecret(getenv, errs)
+
+	switch raw := getenv("BFF_PUBLIC_URL"); {
+	case raw == "":
+		bad("BFF_PUBLIC_URL", "required")
+	default:
+		u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+			bad("BFF_PUBLIC_URL", "must be an origin such as https://app.example.com, with no path")
+		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+			bad("BFF_PUBLIC_URL", "must be https unless its host is loopback (localhost, 127.0.0.1, [::1])")
+		default:
+			u.Path = ""
+			c.PublicURL = u
+		}
+	}
+
+	if raw := getenv("BFF_COOKIE_KEYS"); raw == "" {
+		bad("BFF_COOKIE_KEYS", "required (generate one with: bff keygen)")
+	} else if keys, err := cookie.ParseKeys(raw); err != nil {
+		bad("BFF_COOKIE_KEYS", "%v", err)
+	} else {
+		c.CookieKeys = keys
+	}
+
+	if routes, err := proxy.ParseRoutes(getenv("BFF_ROUTES")); err != nil {
+		bad("BFF_ROUTES", "%v", err)
+	} else {
+		c.Routes = routes
+	}
+
+	c.Listen = getenv("BFF_LISTEN")
+	if c.Listen == "" {
+		c.Listen = ":8080"
+		if port := getenv("PORT"); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				bad("PORT", "must be a port number")
+			}
+			c.Listen = ":" + port
+		}
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("BFF_LISTEN", "must be host:port or :port")
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("BFF_METRICS_LISTEN", "must be host:port or :port")
+		} else if c.MetricsListen == c.Listen {
+			bad("BFF_METRICS_LISTEN", "must differ from the public listener")
+		}
+	}
+
+	c.Scopes = strings.Fields(getenv("BFF_SCOPES"))
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"openid", "profile", "email", "offline_access"}
+	} else if !slices.Contains(c.Scopes, "openid") {
+		bad("BFF_SCOPES", "must include openid")
+	}
+
+	if c.StaticDir != "" {
+		if fi, err := os.Stat(c.StaticDir); err != nil || !fi.IsDir() {
+			bad("BFF_STATIC_DIR", "must be an existing directory")
+		}
+	}
+	if p := c.PostLogoutURL; p != "" && !strings.HasPrefix(p, "/") {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("BFF_POST_LOGOUT_URL", "must be a local path or an absolute http(s) URL")
+		}
+	} else if p != "" && (strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\")) {
+		bad("BFF_POST_LOGOUT_URL", "must be a local path or an absolute http(s) URL")
+	}
+
+	c.SessionMaxAge, errs = duration(getenv, "BFF_SESSION_MAX_AGE", 12*time.Hour, errs)
+	c.SessionIdle, errs = duration(getenv, "BFF_SESSION_IDLE", time.Hour, errs)
+
+	switch v := strings.ToLower(getenv("BFF_EXPOSE_TOKEN")); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.ExposeToken = true
+	default:
+		bad("BFF_EXPOSE_TOKEN", "must be true or false")
+	}
+
+	if v := getenv("BFF_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			bad("BFF_LOG_LEVEL", "must be debug, info, warn or error")
+		}
+	}
+
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+func clientSecret(getenv func(string) string, errs []error) (string, []error) {
+	inline, file := getenv("BFF_CLIENT_SECRET"), getenv("BFF_CLIENT_SECRET_FILE")
+	switch {
+	case inline != "" && file != "":
+		return "", append(errs, errors.New("BFF_CLIENT_SECRET, BFF_CLIENT_SECRET_FILE: set one, not both"))
+	case inline != "":
+		return inline, errs
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", append(errs, errors.New("BFF_CLIENT_SECRET_FILE: cannot read the file"))
+		}
+		secret := strings.TrimRight(string(b), "\r\n")
+		if secret == "" {
+			return "", append(errs, errors.New("BFF_CLIENT_SECRET_FILE: the file is empty"))
+		}
+		return secret, errs
+	default:
+		return "", append(errs, errors.New("BFF_CLIENT_SECRET or BFF_CLIENT_SECRET_FILE: required"))
+	}
+}
+
+func duration(getenv func(string) string, name string, def time.Duration, errs []error) (time.Duration, []error) {
+	raw := getenv(name)
+	if raw == "" {
+		return def, errs
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return def, append(errs, fmt.Errorf("%s: must be a positive Go duration such as 30m or 12h", name))
+	}
+	return d, errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

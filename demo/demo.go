@@ -1,0 +1,110 @@
+// Package demo assembles bff's zero-infrastructure demo: an in-process
+// OpenID provider, a small API that trusts only its access tokens, and an
+// SPA for bff to serve. Package main wires them to a normal bff.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"bff/demo/api"
+	"bff/demo/idp"
+	"bff/demo/spa"
+)
+
+// ClientID is the client the demo OP registers for bff.
+const ClientID = "bff-demo"
+
+// IdPPath is where the OP is mounted on bff's own listener, so the demo
+// needs one port only.
+const IdPPath = "/idp"
+
+// Env is a running demo backend, ready to be wired into bff.
+type Env struct {
+	Issuer       string
+	ClientSecret string
+	APIURL       *url.URL // the demo API's loopback address, a BFF route upstream
+	IdP          *idp.Provider
+	SPA          fs.FS
+	User         idp.User
+
+	apiServer *http.Server
+}
+
+// Options tune the demo; zero values are the demo's defaults.
+type Options struct {
+	AccessTokenLifetime  time.Duration // default 1 minute, so refresh is visible
+	RefreshReuseInterval time.Duration // default 30 s, like a production IdP under rotation
+}
+
+// Start starts the demo API on a loopback port and builds the OP for
+// publicURL, the origin bff will serve on. Close releases the API.
+func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Options) (*Env, error) {
+	if opt.AccessTokenLifetime == 0 {
+		opt.AccessTokenLifetime = time.Minute
+	}
+	if opt.RefreshReuseInterval == 0 {
+		opt.RefreshReuseInterval = 30 * time.Second
+	}
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	env := &Env{
+		Issuer:       publicURL.JoinPath(IdPPath).String(),
+		ClientSecret: base64.RawURLEncoding.EncodeToString(secret),
+		SPA:          spa.FS(),
+		User:         idp.DemoUser(),
+	}
+	provider, err := idp.New(idp.Config{
+		Issuer:                 env.Issuer,
+		ClientID:               ClientID,
+		ClientSecret:           env.ClientSecret,
+		RedirectURIs:           []string{publicURL.JoinPath("/auth/callback").String()},
+		PostLogoutRedirectURIs: []string{publicURL.JoinPath("/").String()},
+		AccessTokenLifetime:    opt.AccessTokenLifetime,
+		RefreshReuseInterval:   opt.RefreshReuseInterval,
+		Logger:                 log.With("component", "demo-idp"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo identity provider: %w", err)
+	}
+	env.IdP = provider
+
+	apiHandler, err := api.New(ctx, api.Config{
+		Issuer:     env.Issuer,
+		Audience:   ClientID,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Logger:     log.With("component", "demo-api"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo api: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo api: %w", err)
+	}
+	env.APIURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	env.apiServer = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := env.apiServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("demo api stopped", "err", err)
+		}
+	}()
+	return env, nil
+}
+
+// IdPHandler serves the OP under IdPPath.
+func (e *Env) IdPHandler() http.Handler { return http.StripPrefix(IdPPath, e.IdP) }
+
+// Close stops the demo API.
+func (e *Env) Close() error { return e.apiServer.Close() }

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestProxyAttachesToken(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.login()
+	s.client.Jar.SetCookies(s.public, []*http.Cookie{{Name: "theme", Value: "dark"}})
+
+	r := s.api("/api/orders/7?q=1")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("api: %d %s", r.StatusCode, r.body)
+	}
+	saw := s.lastSeen()
+	if saw.Path != "/v1/orders/7" || saw.Query != "q=1" {
+		t.Errorf("upstream path %q query %q", saw.Path, saw.Query)
+	}
+	tok, ok := strings.CutPrefix(saw.Authorization, "Bearer ")
+	if !ok || !slices.Contains(s.op.IssuedTokens(), tok) {
+		t.Errorf("upstream Authorization is not an issued access token: %.20q", saw.Authorization)
+	}
+	if saw.Cookie != "theme=dark" {
+		t.Errorf("upstream Cookie = %q, want only theme=dark", saw.Cookie)
+	}
+	if saw.XFF == "" || saw.XFHost != s.public.Host {
+		t.Errorf("X-Forwarded-For %q, X-Forwarded-Host %q", saw.XFF, saw.XFHost)
+	}
+
+	if r := s.get("/api/orders"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("without X-CSRF: %d, want 403", r.StatusCode)
+	}
+	anon, _ := newTestBrowser(t)
+	if r := s.doWith(anon, "/api/orders", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized || r.Header.Get("Location") != "" {
+		t.Errorf("without session: %d (Location %q), want 401 and no redirect", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestRefreshBeforeExpiry(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.login()
+	s.api("/api/a")
+	first := s.lastSeen().Authorization
+
+	s.clock.Advance(35 * time.Second) // 25 s left of the 1-minute token: inside the 30 s margin
+	r := s.api("/api/b")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("api: %d %s", r.StatusCode, r.body)
+	}
+	second := s.lastSeen().Authorization
+	if second == first {
+		t.Fatal("upstream got the old token inside the refresh margin")
+	}
+	if !slices.ContainsFunc(setCookieNames(r), func(n string) bool { return strings.HasPrefix(n, "__Host-bff-session") }) {
+		t.Error("the refreshed session was not set on the same response")
+	}
+	if c := s.op.Counts(); c.RefreshGrants != 1 {
+		t.Errorf("OP refresh grants = %d, want 1", c.RefreshGrants)
+	}
+	// The new cookie carries the new token: no second refresh.
+	s.api("/api/c")
+	if got := s.lastSeen().Authorization; got != second {
+		t.Error("the next request did not use the refreshed token")
+	}
+	if c := s.op.Counts(); c.RefreshGrants != 1 {
+		t.Errorf("OP refresh grants = %d after reuse, want 1", c.RefreshGrants)
+	}
+}
+
+// storm fires n concurrent API calls carrying the same cookie and returns
+// their statuses.
+func (s *stack) storm(n int) []int {
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, s.front.URL+"/api/storm", nil)
+			req.Header.Set("X-CSRF", "1")
+			resp, err := s.client.Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	return statuses
+}
+
+func TestRefreshStormOneReplica(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.login()
+	s.clock.Advance(2 * time.Minute) // well past expiry
+	// The jar would update between requests; freeze the cookie so all 60
+	// carry the expiring session, as a burst from one page would.
+	frozen := s.client.Jar.Cookies(s.public)
+	s.client.Jar = frozenJar(frozen)
+	for i, st := range s.storm(60) {
+		if st != http.StatusOK {
+			t.Fatalf("request %d: %d", i, st)
+		}
+	}
+	if c := s.op.Counts(); c.RefreshGrants != 1 {
+		t.Errorf("OP saw %d refresh grants for one storm, want 1", c.RefreshGrants)
+	}
+}
+
+func TestTwoReplicasShareSessions(t *testing.T) {
+	s := newStack(t, stackOptions{replicas: 2, reuse: 30 * time.Second})
+	s.login()
+	for range 4 { // round robin: both replicas serve the session
+		if r := s.api("/api/x"); r.StatusCode != http.StatusOK {
+			t.Fatalf("api: %d", r.StatusCode)
+		}
+	}
+	s.clock.Advance(2 * time.Minute)
+	s.client.Jar = frozenJar(s.client.Jar.Cookies(s.public))
+	for i, st := range s.storm(60) {
+		if st != http.StatusOK {
+			t.Fatalf("request %d: %d", i, st)
+		}
+	}
+	if c := s.op.Counts(); c.RefreshGrants < 1 || c.RefreshGrants > 2 || c.RefreshRefused != 0 {
+		t.Errorf("OP counts %+v: want one refresh per replica at most, none refused", c)
+	}
+}
+
+func TestRefreshRefused(t *testing.T) {
+	t.Run("token still valid: proceed with it", func(t *testing.T) {
+		s := newStack(t, stackOptions{})
+		s.login()
+		s.api("/api/a")
+		old := s.lastSeen().Authorization
+		s.op.RevokeAll()
+		s.clock.Advance(40 * time.Second)
+		r := s.api("/api/b")
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("api: %d %s", r.StatusCode, r.body)
+		}
+		if got := s.lastSeen().Authorization; got != old {
+			t.Error("upstream did not get the still-valid old token")
+		}
+	})
+	t.Run("token expired: session ends", func(t *testing.T) {
+		s := newStack(t, stackOptions{})
+		s.login()
+		s.op.RevokeAll()
+		s.clock.Advance(2 * time.Minute)
+		r := s.api("/api/b")
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("api: %d, want 401", r.StatusCode)
+		}
+		if !expiresAllSession(r) {
+			t.Errorf("session chunks not expired: %q", r.Header.Values("Set-Cookie"))
+		}
+		if r := s.get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("session after refused refresh: %d", r.StatusCode)
+		}
+	})
+}
+
+func TestIdPDownDuringRefresh(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.login()
+	s.opDown.Store(true)
+
+	s.clock.Advance(40 * time.Second) // inside the margin, still valid
+	if r := s.api("/api/a"); r.StatusCode != http.StatusOK {
+		t.Fatalf("valid token, IdP down: %d, want 200 with the old token", r.StatusCode)
+	}
+	s.clock.Advance(time.Minute) // expired now
+	r := s.api("/api/b")
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("expired token, IdP down: %d %q, want 503 problem", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if len(r.Header.Values("Set-Cookie")) != 0 {
+		t.Errorf("503 touched the cookie: %q", r.Header.Values("Set-Cookie"))
+	}
+	s.opDown.Store(false)
+	if r := s.api("/api/c"); r.StatusCode != http.StatusOK {
+		t.Fatalf("IdP back: %d, want 200", r.StatusCode)
+	}
+}
+
+func TestRefreshTokenRotation(t *testing.T) {
+	s := newStack(t, stackOptions{}) // strict rotation: a rotated-out token is refused
+	s.login()
+	before := s.client.Jar.Cookies(s.public)
+	s.clock.Advance(2 * time.Minute)
+	if r := s.api("/api/a"); r.StatusCode != http.StatusOK {
+		t.Fatalf("first refresh: %d", r.StatusCode)
+	}
+	// A late request still carrying the pre-rotation cookie reuses the
+	// result instead of replaying the rotated-out refresh token.
+	late, _ := newTestBrowser(t)
+	late.Jar.SetCookies(s.public, before)
+	if r := s.doWith(late, "/api/b", "X-CSRF", "1"); r.StatusCode != http.StatusOK {
+		t.Fatalf("late request with the old cookie: %d", r.StatusCode)
+	}
+	s.clock.Advance(2 * time.Minute)
+	if r := s.api("/api/c"); r.StatusCode != http.StatusOK {
+		t.Fatalf("second refresh: %d", r.StatusCode)
+	}
+	if c := s.op.Counts(); c.RefreshGrants != 2 || c.RefreshRefused != 0 {
+		t.Errorf("OP counts %+v, want 2 grants, none refused", c)
+	}
+}
+
+func expiresAllSession(r response) bool {
+	n := 0
+	for _, line := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, "__Host-bff-session") {
+			if !strings.Contains(line, "Max-Age=0") {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// frozenJar sends the same cookies on every request and ignores updates.
+type frozenJar []*http.Cookie
+
+func (j frozenJar) SetCookies(*url.URL, []*http.Cookie) {}
+func (j frozenJar) Cookies(*url.URL) []*http.Cookie     { return j }
