@@ -6,9 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"bff/internal/clientip"
+	"bff/internal/cors"
 	"bff/internal/problem"
+	"bff/internal/ratelimit"
+	"bff/internal/telemetry"
 	"bff/oidc"
 	"bff/proxy"
 )
@@ -24,6 +31,7 @@ type extras struct {
 type app struct {
 	handler http.Handler
 	auth    *oidc.Auth
+	metrics *telemetry.Metrics
 }
 
 // newApp wires the packages into one handler.
@@ -35,6 +43,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 		// the client secret somewhere unexpected.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	metrics := telemetry.NewMetrics()
 	auth, err := oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
 		ClientID:      cfg.ClientID,
@@ -49,6 +58,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 		HTTPClient:    idpClient,
 		Logger:        log,
 		Now:           x.now,
+		Observer:      metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -56,6 +66,17 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", auth)
+	if cfg.AuthRatePerMinute > 0 {
+		// Logins and callbacks cost a round trip to the IdP each: limit
+		// them per client address. Everything else needs a session first.
+		limiter := ratelimit.New(ratelimit.Config{
+			Rate:  rate.Limit(float64(cfg.AuthRatePerMinute) / 60),
+			Burst: max(cfg.AuthRatePerMinute/3, 5),
+		})
+		limited := limiter.Middleware(clientip.New(cfg.TrustedProxies).IP, auth)
+		mux.Handle("/auth/login", limited)
+		mux.Handle("/auth/callback", limited)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -73,6 +94,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			TokenError:   oidc.WriteError,
 			OwnsCookie:   auth.OwnsCookie,
 			PublicOrigin: cfg.PublicURL.String(),
+			Transport:    metrics.Transport(proxy.NewTransport(), proxy.RouteOf),
 			Logger:       log,
 		})
 		if err != nil {
@@ -96,7 +118,34 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			problem.Write(w, http.StatusNotFound, "Not found", "")
 		})
 	}
-	return &app{handler: securityHeaders(cfg.PublicURL.Scheme == "https", mux), auth: auth}, nil
+	h := securityHeaders(cfg.PublicURL.Scheme == "https", cors.Handler(cfg.CORSOrigins, mux))
+	h = telemetry.AccessLog(log, metrics, routeName(cfg.Routes), h)
+	return &app{handler: h, auth: auth, metrics: metrics}, nil
+}
+
+// routeName names a request for metrics and the access log from a small,
+// fixed set, never the raw path: one label per endpoint and per route.
+func routeName(routes []proxy.Route) func(*http.Request) string {
+	return func(r *http.Request) string {
+		p := r.URL.Path
+		switch p {
+		case "/auth/login", "/auth/callback", "/auth/session", "/auth/logout", "/auth/token", "/healthz", "/readyz":
+			return p
+		}
+		if strings.HasPrefix(p, "/auth/") {
+			return "/auth/*"
+		}
+		best := ""
+		for _, rt := range routes {
+			if (strings.HasPrefix(p, rt.Prefix) || p+"/" == rt.Prefix) && len(rt.Prefix) > len(best) {
+				best = rt.Prefix
+			}
+		}
+		if best != "" {
+			return best
+		}
+		return "/*"
+	}
 }
 
 func writeStatus(w http.ResponseWriter, status int, msg string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"bff/cookie"
+	"bff/internal/clientip"
+	"bff/internal/cors"
 	"bff/proxy"
 )
 
@@ -33,6 +36,13 @@ type Config struct {
 	ExposeToken   bool
 	MetricsListen string
 	LogLevel      slog.Level
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed when rate limiting by client address.
+	TrustedProxies []netip.Prefix
+	// AuthRatePerMinute limits logins and callbacks per client address;
+	// 0 turns the limit off.
+	AuthRatePerMinute int
+	CORSOrigins       []string
 }
 
 // loadConfig reads and validates the environment. It reports every bad
@@ -145,6 +155,25 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			bad("BFF_LOG_LEVEL", "must be debug, info, warn or error")
 		}
+	}
+
+	if p, err := clientip.ParseTrustedProxies(getenv("BFF_TRUSTED_PROXIES")); err != nil {
+		bad("BFF_TRUSTED_PROXIES", "%v", err)
+	} else {
+		c.TrustedProxies = p
+	}
+	c.AuthRatePerMinute = 30
+	if v := getenv("BFF_AUTH_RATE_LIMIT"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+			bad("BFF_AUTH_RATE_LIMIT", "must be a whole number of requests per minute, 0 for no limit")
+		} else {
+			c.AuthRatePerMinute = n
+		}
+	}
+	if o, err := cors.ParseOrigins(getenv("BFF_CORS_ORIGINS")); err != nil {
+		bad("BFF_CORS_ORIGINS", "%v", err)
+	} else {
+		c.CORSOrigins = o
 	}
 
 	if err := errors.Join(errs...); err != nil {

@@ -81,6 +81,7 @@ type stackOptions struct {
 	accessTTL   time.Duration
 	reuse       time.Duration
 	exposeToken bool
+	authRate    int // logins per minute per client address; 0: no limit
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -147,6 +148,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		Routes:        []proxy.Route{{Prefix: "/api/", Upstream: upstreamURL}},
 		Scopes:        []string{"openid", "profile", "email", "offline_access"},
 		SessionMaxAge: 12 * time.Hour, SessionIdle: time.Hour, ExposeToken: o.exposeToken,
+		AuthRatePerMinute: o.authRate,
 	}
 	var backends []*url.URL
 	for i := range o.replicas {

@@ -95,8 +95,19 @@ func serve(ctx context.Context, ln net.Listener, cfg *Config, log *slog.Logger, 
 	}
 	go func() { _ = app.auth.Discover(ctx) }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("BFF_METRICS_LISTEN: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: metricsMux(app), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.Serve(mln) }()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("bff listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion())
 
 	select {
@@ -107,10 +118,21 @@ func serve(ctx context.Context, ln net.Listener, cfg *Config, log *slog.Logger, 
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
+	if metricsSrv != nil {
+		defer metricsSrv.Close()
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// metricsMux is the metrics listener's whole surface: /metrics, nothing of
+// the public one.
+func metricsMux(a *app) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return mux
 }
 
 // maxHeaderBytes leaves room for a session split into the most chunks a

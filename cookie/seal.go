@@ -28,6 +28,15 @@ const purposeHeader jose.HeaderKey = "bff"
 // such error as "no session".
 var ErrInvalid = errors.New("cookie: invalid sealed value")
 
+// ErrUnknownKey is the ErrInvalid of a value sealed under a key this ring
+// does not hold (or with no kid): a rotation gone wrong, or another
+// deployment's cookie.
+var ErrUnknownKey = fmt.Errorf("%w: unknown or missing kid", ErrInvalid)
+
+// ErrTampered is the ErrInvalid of a value whose authentication tag does
+// not verify under the key its kid names.
+var ErrTampered = fmt.Errorf("%w: authentication failed", ErrInvalid)
+
 const zipHeader jose.HeaderKey = "zip"
 
 var (
@@ -101,14 +110,14 @@ func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bo
 		}
 	}
 	if idx < 0 {
-		return nil, false, invalid("unknown or missing kid")
+		return nil, false, ErrUnknownKey
 	}
 	if p, _ := obj.Header.ExtraHeaders[purposeHeader].(string); p == "" || p != purpose {
 		return nil, false, invalid("sealed for another purpose")
 	}
 	plaintext, err = obj.Decrypt(k.keys[idx].raw[:])
 	if errors.Is(err, jose.ErrCryptoFailure) {
-		return nil, false, invalid("authentication failed")
+		return nil, false, ErrTampered
 	}
 	if err != nil {
 		return nil, false, invalid("cannot decrypt (bad header or payload)")

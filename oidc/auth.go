@@ -55,6 +55,7 @@ type Config struct {
 	HTTPClient *http.Client // for every call to the OpenID provider; must have a timeout
 	Logger     *slog.Logger
 	Now        func() time.Time // optional; time.Now
+	Observer   Observer         // optional; metrics and access logs
 	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
 	// this replica; 0 means 64.
 	MaxConcurrentRefreshes int
@@ -64,6 +65,7 @@ type Config struct {
 type Auth struct {
 	cfg      Config
 	log      *slog.Logger
+	obs      Observer
 	now      func() time.Time
 	provider atomic.Pointer[provider]
 	session  cookie.Jar
@@ -110,6 +112,10 @@ func New(cfg Config) (*Auth, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.obs = cfg.Observer
+	if a.obs == nil {
+		a.obs = nopObserver{}
 	}
 	limit := cfg.MaxConcurrentRefreshes
 	if limit <= 0 {

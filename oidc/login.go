@@ -78,6 +78,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	url := p.oauth2.AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
+	a.obs.Login("started")
 	http.Redirect(w, r, url, http.StatusFound)
 }
 
@@ -97,38 +98,48 @@ func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Auth) callback(w http.ResponseWriter, r *http.Request) {
+	if !a.completeLogin(w, r) {
+		a.obs.Login("failed")
+		return
+	}
+	a.obs.Login("completed")
+}
+
+// completeLogin handles the callback and reports whether a session resulted.
+func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
 	st, ok := a.checkState(w, r, q.Get("state"))
 	if !ok {
 		problem.Write(w, http.StatusBadRequest, "Login failed", "The login attempt is unknown or has expired; start again.")
-		return
+		return false
 	}
 	if code := q.Get("error"); code != "" {
-		a.log.Info("login: identity provider returned an error", "error", code, "description", q.Get("error_description"))
+		a.log.Info("login: identity provider returned an error", "error", code, "description", truncate(q.Get("error_description"), 200))
 		problem.Write(w, http.StatusBadRequest, "Login failed", "The identity provider refused the login ("+safeErrorCode(code)+").")
-		return
+		return false
 	}
 	code := q.Get("code")
 	if code == "" {
 		problem.Write(w, http.StatusBadRequest, "Login failed", "The callback carries no authorization code.")
-		return
+		return false
 	}
 	p := a.provider.Load()
 	if p == nil {
 		a.notReady(w)
-		return
+		return false
 	}
 	s, status := a.redeem(r, p, code, st)
 	if s == nil {
 		problem.Write(w, status, "Login failed", "The identity provider could not complete the login; start again.")
-		return
+		return false
 	}
 	if err := a.writeSession(w, r, s); err != nil {
 		problem.Write(w, http.StatusBadGateway, "Login failed", "The identity provider issued tokens too large to keep.")
-		return
+		return false
 	}
 	a.log.Info("login completed", "session", s)
 	http.Redirect(w, r, st.ReturnTo, http.StatusFound)
+	return true
 }
 
 // checkState opens the login cookie named after state and expires it: a
@@ -307,6 +318,13 @@ func redactRetrieveError(err error) error {
 		return fmt.Errorf("token endpoint answered %d %s", status, safeErrorCode(re.ErrorCode))
 	}
 	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 func (a *Auth) notReady(w http.ResponseWriter) {

@@ -58,6 +58,7 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	res, err := a.refreshTokens(r.Context(), s)
 	switch {
 	case err == nil:
+		a.obs.Refresh("refreshed")
 		s.AccessToken, s.AccessExpiry, s.RefreshToken, s.IDToken = res.accessToken, res.expiry, res.refreshToken, res.idToken
 		s.LastSeen = now
 		if err := a.writeSession(w, r, s); err != nil {
@@ -65,14 +66,17 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 		}
 		return s, nil
 	case stillValid:
+		a.obs.Refresh("kept")
 		a.log.Warn("refresh failed; using the current access token until it expires", "err", err, "session", s)
 		a.touch(w, r, s, current)
 		return s, nil
 	case errors.Is(err, errRefused):
+		a.obs.Refresh("refused")
 		a.log.Info("refresh refused; session ended", "err", err, "session", s)
 		a.session.Expire(w, r)
 		return nil, ErrNoSession
 	default:
+		a.obs.Refresh("unavailable")
 		a.log.Warn("refresh failed; identity provider unavailable", "err", err, "session", s)
 		return nil, ErrUnavailable
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"bff/cookie"
 )
 
 // ErrNoSession means the request carries no usable session: none at all, or
@@ -26,21 +28,40 @@ const touchInterval = time.Minute
 // current is false when an older key sealed it.
 func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err error) {
 	sealed, err := a.session.Read(r)
+	if errors.Is(err, cookie.ErrNoCookie) {
+		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
 	if err != nil {
+		a.obs.SessionRejected("malformed")
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	plain, current, err := a.cfg.Keys.Open(purposeSession, sealed)
 	if err != nil {
+		a.obs.SessionRejected(rejection(err))
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	s = new(Session)
 	if err := s.UnmarshalBinary(plain); err != nil {
+		a.obs.SessionRejected("malformed")
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	if !a.now().Before(s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle)) {
+		a.obs.SessionRejected("expired")
 		return nil, false, true, fmt.Errorf("%w: session expired", ErrNoSession)
 	}
+	a.obs.Subject(r, s.Subject)
 	return s, current, false, nil
+}
+
+func rejection(err error) string {
+	switch {
+	case errors.Is(err, cookie.ErrUnknownKey):
+		return "bad_key"
+	case errors.Is(err, cookie.ErrTampered):
+		return "tampered"
+	default:
+		return "malformed"
+	}
 }
 
 // loadOrReject loads the session, expiring a dead one, and tells the caller
@@ -86,5 +107,6 @@ func (a *Auth) writeSession(w http.ResponseWriter, r *http.Request, s *Session) 
 	if err := a.session.Write(w, r, sealed, maxAge); err != nil {
 		return fmt.Errorf("writing session cookie: %w", err)
 	}
+	a.obs.SessionSealed(len(sealed))
 	return nil
 }

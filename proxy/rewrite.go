@@ -89,7 +89,15 @@ func (p *Proxy) filterCookies(h http.Header) {
 // that would overwrite one of bff's cookies, and any without a name: some
 // browsers stored "=__Host-x=y" as a nameless cookie and sent it back as
 // "__Host-x=y", letting a site forge a cookie it could not set by name.
+//
+// It also drops the upstream's CORS headers: bff alone decides which other
+// origins may read its responses, and by default none may.
 func (p *Proxy) filterResponse(res *http.Response) error {
+	for name := range res.Header {
+		if strings.HasPrefix(name, "Access-Control-") {
+			delete(res.Header, name)
+		}
+	}
 	lines := res.Header["Set-Cookie"]
 	if len(lines) == 0 {
 		return nil
@@ -129,6 +137,11 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.WarnContext(ctx, "proxy: upstream failed", "route", routePrefix(r), "upstream", r.URL.Host, "method", r.Method, "err", err)
 	problem.Write(w, http.StatusBadGateway, "Bad gateway", "The upstream service did not respond.")
 }
+
+// RouteOf names the route of an outgoing upstream request by its prefix,
+// e.g. "/api/", or "" for a request that did not come through a Proxy. A
+// Transport wrapper uses it to label upstream metrics.
+func RouteOf(r *http.Request) string { return routePrefix(r) }
 
 // routePrefix names the route of an outgoing request for the log.
 func routePrefix(r *http.Request) string {

@@ -1,0 +1,84 @@
+package cors
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseOrigins(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		bad  bool
+	}{
+		{"", "", false},
+		{"https://a.example.com", "https://a.example.com", false},
+		{" https://A.example.com , http://localhost:3000 ", "https://a.example.com,http://localhost:3000", false},
+		{"*", "", true},
+		{"a.example.com", "", true},
+		{"https://a.example.com/path", "", true},
+		{"https://u:p@a.example.com", "", true},
+		{"https://a.example.com,", "", true},
+		{"ftp://a.example.com", "", true},
+	} {
+		got, err := ParseOrigins(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("ParseOrigins(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
+			continue
+		}
+		if !tc.bad && strings.Join(got, ",") != tc.want {
+			t.Errorf("ParseOrigins(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestHandler(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	req := func(method, origin string, preflight bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/api/x", nil)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if preflight {
+			r.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		rec := httptest.NewRecorder()
+		Handler([]string{"https://admin.example.com"}, next).ServeHTTP(rec, r)
+		return rec
+	}
+	if rec := req("GET", "https://admin.example.com", false); rec.Code != http.StatusTeapot ||
+		rec.Header().Get("Access-Control-Allow-Origin") != "https://admin.example.com" ||
+		rec.Header().Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("allowed origin: %d %v", rec.Code, rec.Header())
+	}
+	if rec := req("GET", "https://evil.example", false); rec.Code != http.StatusTeapot || hasCORS(rec) {
+		t.Errorf("other origin got CORS headers: %v", rec.Header())
+	}
+	if rec := req("OPTIONS", "https://admin.example.com", true); rec.Code != http.StatusNoContent ||
+		!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "X-CSRF") {
+		t.Errorf("allowed preflight: %d %v", rec.Code, rec.Header())
+	}
+	if rec := req("OPTIONS", "https://evil.example", true); rec.Code != http.StatusForbidden || hasCORS(rec) {
+		t.Errorf("other preflight: %d %v", rec.Code, rec.Header())
+	}
+	// No list: nothing added at all.
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("OPTIONS", "/api/x", nil)
+	r.Header.Set("Origin", "https://admin.example.com")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	Handler(nil, next).ServeHTTP(rec, r)
+	if rec.Code != http.StatusTeapot || hasCORS(rec) {
+		t.Errorf("empty list: %d %v", rec.Code, rec.Header())
+	}
+}
+
+func hasCORS(rec *httptest.ResponseRecorder) bool {
+	for k := range rec.Header() {
+		if strings.HasPrefix(k, "Access-Control-") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,110 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// RequestIDHeader carries a request's id: taken from the client or the load
+// balancer when it looks sane, made up otherwise, echoed on the response and
+// passed upstream so one id follows the request everywhere.
+const RequestIDHeader = "X-Request-Id"
+
+type infoKey struct{}
+
+// info is what a request's handlers learn for its access-log line.
+type info struct {
+	subject string
+}
+
+func infoFrom(ctx context.Context) *info {
+	i, _ := ctx.Value(infoKey{}).(*info)
+	return i
+}
+
+// AccessLog writes one line per request — method, route, status, duration,
+// request id and the hashed subject of its session — and counts the request.
+// route names the request for metrics and logs; it must return one of a
+// small, fixed set of values, never the raw path.
+func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(RequestIDHeader)
+		if !saneRequestID(id) {
+			id = rand.Text()[:16]
+			r.Header.Set(RequestIDHeader, id)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		i := &info{}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, i))
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK // the handler wrote nothing: net/http sends 200
+		}
+		name := route(r)
+		m.request(name, status)
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", name),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", id),
+		}
+		if i.subject != "" {
+			attrs = append(attrs, slog.String("sub_hash", SubjectHash(i.subject)))
+		}
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// SubjectHash is how logs name a user: stable enough to follow one session
+// through the logs, not the identifier itself.
+func SubjectHash(subject string) string {
+	sum := sha256.Sum256([]byte("bff-sub:" + subject))
+	return hex.EncodeToString(sum[:6])
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusRecorder remembers the status. Unwrap lets http.ResponseController
+// reach the real writer, so flushing (server-sent events) and hijacking
+// (WebSocket upgrades) still work through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 || s.status < 200 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

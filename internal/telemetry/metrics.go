@@ -1,0 +1,102 @@
+// Package telemetry is bff's view from outside: Prometheus metrics, served
+// on their own listener, and one structured access-log line per request.
+// Nothing here ever sees a token: sessions are known by a hash of their
+// subject.
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds bff's collectors in a registry of its own, so nothing
+// depends on the process-wide default registry.
+type Metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	upstream    *prometheus.HistogramVec
+	logins      *prometheus.CounterVec
+	refreshes   *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
+	cookieBytes prometheus.Histogram
+}
+
+// NewMetrics registers every collector, plus the Go runtime and process
+// collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_http_requests_total",
+			Help: "Requests served, by route and status class.",
+		}, []string{"route", "code"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bff_upstream_duration_seconds",
+			Help:    "Time from forwarding a request to the upstream's response headers, by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_logins_total",
+			Help: "Logins by outcome: started, completed, failed.",
+		}, []string{"outcome"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_token_refreshes_total",
+			Help: "Access-token refreshes by outcome: refreshed, kept (failed, current token used), refused (session ended), unavailable.",
+		}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_sessions_rejected_total",
+			Help: "Session cookies not accepted, by reason: expired, bad_key, tampered, malformed.",
+		}, []string{"reason"}),
+		cookieBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "bff_session_cookie_bytes",
+			Help:    "Size of each sealed session cookie value written.",
+			Buckets: []float64{1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768},
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.upstream, m.logins, m.refreshes, m.rejected, m.cookieBytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Login, Refresh, SessionRejected and SessionSealed count oidc's events.
+func (m *Metrics) Login(outcome string)          { m.logins.WithLabelValues(outcome).Inc() }
+func (m *Metrics) Refresh(outcome string)        { m.refreshes.WithLabelValues(outcome).Inc() }
+func (m *Metrics) SessionRejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
+func (m *Metrics) SessionSealed(bytes int)       { m.cookieBytes.Observe(float64(bytes)) }
+
+// Subject notes the session's subject, hashed, for the request's access-log
+// line.
+func (m *Metrics) Subject(r *http.Request, subject string) {
+	if info := infoFrom(r.Context()); info != nil {
+		info.subject = subject
+	}
+}
+
+func (m *Metrics) request(route string, status int) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
+}
+
+// Transport measures each upstream round trip under the label route(req)
+// gives it.
+func (m *Metrics) Transport(next http.RoundTripper, route func(*http.Request) string) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := next.RoundTrip(req)
+		m.upstream.WithLabelValues(route(req)).Observe(time.Since(start).Seconds())
+		return resp, err
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

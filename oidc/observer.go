@@ -1,0 +1,30 @@
+package oidc
+
+import "net/http"
+
+// Observer is told what happens to logins, refreshes and sessions, for
+// metrics and access logs. Its methods must be cheap and safe for
+// concurrent use; they never see a token.
+type Observer interface {
+	// Login reports "started", "completed" or "failed".
+	Login(outcome string)
+	// Refresh reports "refreshed", "refused" (the IdP said no),
+	// "unavailable" (no usable answer), or "kept" (failed, but the current
+	// access token was still good and was used).
+	Refresh(outcome string)
+	// SessionRejected reports why a session cookie was not accepted:
+	// "expired", "bad_key", "tampered" or "malformed".
+	SessionRejected(reason string)
+	// SessionSealed reports the size of a session cookie value just sealed.
+	SessionSealed(bytes int)
+	// Subject reports the subject of the session a request carries.
+	Subject(r *http.Request, subject string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Login(string)                  {}
+func (nopObserver) Refresh(string)                {}
+func (nopObserver) SessionRejected(string)        {}
+func (nopObserver) SessionSealed(int)             {}
+func (nopObserver) Subject(*http.Request, string) {}
