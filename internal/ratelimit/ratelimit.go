@@ -17,17 +17,18 @@
 // the background. Only idle buckets are ever removed; a client cannot wipe
 // its own record by making room with other addresses.
 //
-// When the table is full and nothing in it is idle (every tracked address
-// has been active within the time a bucket takes to refill), addresses not
-// yet tracked share a single overflow bucket with the same Rate and Burst.
-// This is the choice for a flood of distinct source addresses: letting
-// them through unlimited would make the limit worthless exactly when it
-// matters, and refusing them outright would lock out every new visitor on
-// a full table even after the flood ends. Sharing one bucket limits the
-// flood collectively, keeps every already-tracked client limited as
-// before, and lets new visitors through again as soon as buckets go idle.
-// While it lasts, new visitors compete with the flood for the overflow
-// bucket's tokens.
+// When the table is full and none of the least recently used buckets is
+// idle (so every tracked address has been active within the time a bucket
+// takes to refill), addresses not yet tracked share a single overflow
+// bucket with the same Rate and Burst. This is the choice for a flood of
+// distinct source addresses: letting them through unlimited would make
+// the limit worthless exactly when it matters, and refusing them outright
+// would lock out every new visitor for as long as the table stays full.
+// Sharing one bucket limits the flood collectively, still lets some new
+// visitors through, and leaves every tracked client limited exactly as
+// before. While the table is full, new visitors compete with the flood for
+// that bucket's tokens; as buckets go idle, new addresses get buckets of
+// their own again.
 //
 // # Addresses as keys
 //
