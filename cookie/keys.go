@@ -22,6 +22,7 @@ const kidLabel = "bff/cookie/kid/v1\x00"
 // and the key ids.
 type Keys struct {
 	keys []key
+	open *opener
 }
 
 type key struct {
@@ -104,6 +105,7 @@ func newKeys(noun string, keys [][]byte) (*Keys, error) {
 			}
 		}
 	}
+	k.open = newOpener(k.keys)
 	return k, nil
 }
 

@@ -39,10 +39,7 @@ var ErrTampered = fmt.Errorf("%w: authentication failed", ErrInvalid)
 
 const zipHeader jose.HeaderKey = "zip"
 
-var (
-	onlyDir     = []jose.KeyAlgorithm{jose.DIRECT}
-	onlyA256GCM = []jose.ContentEncryption{jose.A256GCM}
-)
+var errTooLarge = errors.New("inflated plaintext over the limit")
 
 // Seal encrypts plaintext with the first key of the ring into a JWE compact
 // serialization (alg dir, enc A256GCM, zip DEF, kid of that key, and purpose
@@ -81,48 +78,6 @@ func (k *Keys) Seal(purpose string, plaintext []byte) (string, error) {
 		return "", fmt.Errorf("cookie: seal: sealed value is %d bytes, more than MaxSealedLen (%d)", len(s), MaxSealedLen)
 	}
 	return s, nil
-}
-
-// Open decrypts a value made by Seal for the same purpose with any key of the
-// ring. current reports whether it was sealed with the first key; when false
-// the caller should reseal. Every error wraps ErrInvalid and contains neither
-// the sealed value nor key material.
-func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bool, err error) {
-	if len(sealed) > MaxSealedLen {
-		return nil, false, invalid("longer than MaxSealedLen")
-	}
-	if k.Len() == 0 {
-		return nil, false, invalid("no keys")
-	}
-	if reason := checkCompact(sealed); reason != "" {
-		return nil, false, invalid(reason)
-	}
-	obj, err := jose.ParseEncryptedCompact(sealed, onlyDir, onlyA256GCM)
-	if err != nil {
-		// go-jose's message may quote header bytes: keep it out.
-		return nil, false, invalid("not a dir/A256GCM JWE")
-	}
-	idx := -1
-	for i := range k.keys {
-		if k.keys[i].id == obj.Header.KeyID {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		return nil, false, ErrUnknownKey
-	}
-	if p, _ := obj.Header.ExtraHeaders[purposeHeader].(string); p == "" || p != purpose {
-		return nil, false, invalid("sealed for another purpose")
-	}
-	plaintext, err = obj.Decrypt(k.keys[idx].raw[:])
-	if errors.Is(err, jose.ErrCryptoFailure) {
-		return nil, false, ErrTampered
-	}
-	if err != nil {
-		return nil, false, invalid("cannot decrypt (bad header or payload)")
-	}
-	return plaintext, idx == 0, nil
 }
 
 // deflaters holds flate writers for reuse; each is large to allocate.
