@@ -69,6 +69,7 @@ type Auth struct {
 	now      func() time.Time
 	provider atomic.Pointer[provider]
 	session  cookie.Jar
+	opened   *openedCache
 	mux      *http.ServeMux
 	refresh  *refresher
 }
@@ -106,6 +107,7 @@ func New(cfg Config) (*Auth, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		session: cookie.Jar{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
+		opened:  newOpenedCache(sessionsCachedPerGeneration),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

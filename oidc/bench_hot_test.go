@@ -88,8 +88,10 @@ func newHotSession(tb testing.TB) *hotSession {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tr := &http.Transport{}
+	tb.Cleanup(tr.CloseIdleConnections)
 	browser := &http.Client{
-		Jar: jar, Timeout: 10 * time.Second,
+		Jar: jar, Timeout: 10 * time.Second, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	get := func(u string) *http.Response {

@@ -35,14 +35,8 @@ func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err err
 		a.obs.SessionRejected("malformed")
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
-	plain, current, err := a.cfg.Keys.Open(purposeSession, sealed)
+	s, current, err = a.open(sealed)
 	if err != nil {
-		a.obs.SessionRejected(rejection(err))
-		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
-	}
-	s = new(Session)
-	if err := s.UnmarshalBinary(plain); err != nil {
-		a.obs.SessionRejected("malformed")
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	if !a.now().Before(s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle)) {
@@ -51,6 +45,26 @@ func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err err
 	}
 	a.obs.Subject(r, s.Subject)
 	return s, current, false, nil
+}
+
+// open opens a sealed session, from the cache when this replica has
+// opened the same value before.
+func (a *Auth) open(sealed string) (*Session, bool, error) {
+	if s, current, ok := a.opened.get(sealed); ok {
+		return &s, current, nil
+	}
+	plain, current, err := a.cfg.Keys.Open(purposeSession, sealed)
+	if err != nil {
+		a.obs.SessionRejected(rejection(err))
+		return nil, false, err
+	}
+	s := new(Session)
+	if err := s.UnmarshalBinary(plain); err != nil {
+		a.obs.SessionRejected("malformed")
+		return nil, false, err
+	}
+	a.opened.put(sealed, *s, current)
+	return s, current, nil
 }
 
 func rejection(err error) string {
