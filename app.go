@@ -36,9 +36,13 @@ type app struct {
 
 // newApp wires the packages into one handler.
 func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
+	idpTransport := http.DefaultTransport.(*http.Transport).Clone()
+	// Enough idle connections for the refreshes one replica runs at once,
+	// so a burst of them does not open (and TLS-handshake) a connection each.
+	idpTransport.MaxIdleConnsPerHost = 64
 	idpClient := &http.Client{
 		Timeout:   15 * time.Second,
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Transport: idpTransport,
 		// An IdP's token endpoint never redirects; following one would send
 		// the client secret somewhere unexpected.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -131,6 +131,11 @@ func newRoute(r Route) (route, error) {
 		return route{}, err
 	}
 	u := *r.Upstream
+	// url.URL.JoinPath on a bare origin yields the path "v1", which would
+	// go out as "GET v1/x". Paths here are absolute.
+	if u.Path != "" && !strings.HasPrefix(u.Path, "/") {
+		u.Path, u.RawPath = "/"+u.Path, ""
+	}
 	rt := route{
 		prefix:   prefix,
 		bare:     prefix[:len(prefix)-1],

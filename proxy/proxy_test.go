@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -369,4 +370,20 @@ func TestNoRoutes(t *testing.T) {
 	rec := httptest.NewRecorder()
 	p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/x", nil))
 	wantProblem(t, rec.Result(), rec.Body.Bytes(), http.StatusNotFound)
+}
+
+// A Route built in code with url.URL.JoinPath on a bare origin has the
+// relative path "v1"; it must still go out as an absolute path.
+func TestRelativeUpstreamPath(t *testing.T) {
+	up, _ := newEcho(t)
+	base, err := url.Parse(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "", up.URL, func(c *Config) {
+		c.Routes = []Route{{Prefix: "/api/", Upstream: base.JoinPath("v1")}}
+	})
+	if e := f.echo(t, "/api/x", nil); e.RequestURI != "/v1/x" {
+		t.Errorf("upstream saw %q, want /v1/x", e.RequestURI)
+	}
 }
