@@ -4,8 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
