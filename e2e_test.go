@@ -82,6 +82,8 @@ type stackOptions struct {
 	reuse       time.Duration
 	exposeToken bool
 	authRate    int // logins per minute per client address; 0: no limit
+	// upstream replaces the echo upstream behind /api/ when set.
+	upstream http.Handler
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -92,7 +94,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	s := &stack{t: t, clock: &testClock{}, logs: &syncBuffer{}, seen: make(chan upstreamSaw, 1024)}
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	s.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		saw := upstreamSaw{
 			Authorization: r.Header.Get("Authorization"), Cookie: r.Header.Get("Cookie"),
 			Path: r.URL.Path, Query: r.URL.RawQuery, XFF: r.Header.Get("X-Forwarded-For"),
@@ -104,7 +106,12 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"path": saw.Path, "ok": "yes"})
-	}))
+	})
+	if o.upstream != nil {
+		s.upstream = httptest.NewServer(o.upstream)
+	} else {
+		s.upstream = httptest.NewServer(echo)
+	}
 	t.Cleanup(s.upstream.Close)
 
 	s.front = httptest.NewUnstartedServer(nil)

@@ -23,6 +23,8 @@ func Write(w http.ResponseWriter, status int, title, detail string) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// An error body is data, never a page: nothing in it may run or load.
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Details{Type: "about:blank", Title: title, Status: status, Detail: detail})
