@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
@@ -26,7 +27,20 @@ type extras struct {
 	static fs.FS
 	mounts map[string]http.Handler
 	now    func() time.Time // tests move time; nil is time.Now
+
+	// Tests shorten these to see a timeout without waiting for it.
+	idpTimeout            time.Duration // 0: oidc's default, 10 s
+	upstreamHeaderTimeout time.Duration // 0: proxy.NewTransport's, 30 s
+	bodyTimeout           time.Duration // 0: bodyReadTimeout
+	readHeaderTimeout     time.Duration // 0: 10 s
 }
+
+// bodyReadTimeout bounds how long a client may take to send a request body
+// before bff has authenticated it. ReadHeaderTimeout covers only the
+// headers; without this, a client that announces a body and never sends it
+// holds a connection for as long as it likes. The proxy lifts the deadline
+// once a request is authenticated, for uploads, streams and WebSockets.
+const bodyReadTimeout = 15 * time.Second
 
 type app struct {
 	handler http.Handler
@@ -63,6 +77,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 		Logger:        log,
 		Now:           x.now,
 		Observer:      metrics,
+		IdPTimeout:    x.idpTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -98,7 +113,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			TokenError:   oidc.WriteError,
 			OwnsCookie:   auth.OwnsCookie,
 			PublicOrigin: cfg.PublicURL.String(),
-			Transport:    metrics.Transport(proxy.NewTransport(), proxy.RouteOf),
+			Transport:    metrics.Transport(upstreamTransport(x.upstreamHeaderTimeout), proxy.RouteOf),
 			Logger:       log,
 		})
 		if err != nil {
@@ -122,7 +137,8 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			problem.Write(w, http.StatusNotFound, "Not found", "")
 		})
 	}
-	h := securityHeaders(cfg.PublicURL.Scheme == "https", cors.Handler(cfg.CORSOrigins, mux))
+	h := securityHeaders(cfg.PublicURL.Scheme == "https", cors.Handler(cfg.CORSOrigins, onlyPaths(mux)))
+	h = readDeadline(cmp.Or(x.bodyTimeout, bodyReadTimeout), h)
 	h = telemetry.AccessLog(log, metrics, routeName(cfg.Routes), h)
 	return &app{handler: h, auth: auth, metrics: metrics}, nil
 }
@@ -150,6 +166,39 @@ func routeName(routes []proxy.Route) func(*http.Request) string {
 		}
 		return "/*"
 	}
+}
+
+func upstreamTransport(headerTimeout time.Duration) *http.Transport {
+	t := proxy.NewTransport()
+	if headerTimeout > 0 {
+		t.ResponseHeaderTimeout = headerTimeout
+	}
+	return t
+}
+
+// readDeadline gives a request that has a body a deadline for sending it.
+// A request without one gets none: net/http is then already reading the
+// connection in the background, and a deadline firing there would cancel
+// the context of every later request on that connection.
+func readDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onlyPaths answers requests whose target is not a path (CONNECT host:port,
+// or an asterisk) as problem+json, instead of the mux's plain-text 404.
+func onlyPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/") || r.Method == http.MethodConnect {
+			problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeStatus(w http.ResponseWriter, status int, msg string) {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -88,7 +89,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *Config, log *slog.Logger, 
 	}
 	srv := &http.Server{
 		Handler:           app.handler,
-		ReadHeaderTimeout: 10 * time.Second, // cuts slow-header (slowloris) clients
+		ReadHeaderTimeout: cmp.Or(x.readHeaderTimeout, 10*time.Second), // cuts slow-header (slowloris) clients
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -56,6 +56,9 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time // optional; time.Now
 	Observer   Observer         // optional; metrics and access logs
+	// IdPTimeout bounds each call to the IdP made while a browser waits:
+	// the code exchange with userinfo, a refresh, a revocation. 0 means 10 s.
+	IdPTimeout time.Duration
 	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
 	// this replica; 0 means 64.
 	MaxConcurrentRefreshes int
@@ -115,6 +118,9 @@ func New(cfg Config) (*Auth, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	if a.cfg.IdPTimeout <= 0 {
+		a.cfg.IdPTimeout = 10 * time.Second
+	}
 	a.obs = cfg.Observer
 	if a.obs == nil {
 		a.obs = nopObserver{}
@@ -123,7 +129,7 @@ func New(cfg Config) (*Auth, error) {
 	if limit <= 0 {
 		limit = 64
 	}
-	a.refresh = newRefresher(limit, a.now)
+	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout)
 	a.mux = http.NewServeMux()
 	a.mux.HandleFunc("GET /auth/login", a.login)
 	a.mux.HandleFunc("GET /auth/callback", a.callback)
@@ -146,8 +152,9 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // notFound answers what the endpoints above do not match, as problem+json
 // like every other error.
 func (a *Auth) notFound(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/auth/login", "/auth/callback", "/auth/session", "/auth/logout":
+	switch p := r.URL.Path; {
+	case p == "/auth/login", p == "/auth/callback", p == "/auth/session", p == "/auth/logout",
+		p == "/auth/token" && a.cfg.ExposeToken:
 		w.Header().Set("Allow", "GET")
 		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET.")
 	default:
@@ -224,6 +231,3 @@ func (a *Auth) clientContext(ctx context.Context) context.Context {
 	ctx = gooidc.ClientContext(ctx, a.cfg.HTTPClient)
 	return context.WithValue(ctx, oauth2.HTTPClient, a.cfg.HTTPClient)
 }
-
-// idpTimeout bounds each call to the IdP made while a browser waits.
-const idpTimeout = 10 * time.Second

@@ -127,7 +127,7 @@ func (a *Auth) postLogoutURL() string {
 // revoke asks the IdP to forget the refresh token (RFC 7009), so a stolen
 // copy of the cookie is worthless after logout.
 func (a *Auth) revoke(ctx context.Context, endpoint, refreshToken string) error {
-	ctx, cancel := context.WithTimeout(ctx, idpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.IdPTimeout)
 	defer cancel()
 	form := url.Values{
 		"token":           {refreshToken},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -77,9 +78,9 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusInternalServerError, "Login unavailable", "")
 		return
 	}
-	url := p.oauth2.AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
+	target := p.oauth2.AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
 	a.obs.Login("started")
-	http.Redirect(w, r, url, http.StatusFound)
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +93,9 @@ func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
 	if len(names) < maxLoginCookies {
 		return
 	}
-	for _, name := range names {
+	// A header can hold thousands of names; answering each would make a
+	// response too big for the proxies in front. The rest go next time.
+	for _, name := range names[:min(len(names), maxLoginCookies+32)] {
 		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 }
@@ -170,7 +173,7 @@ func (a *Auth) checkState(w http.ResponseWriter, r *http.Request, state string) 
 // the status for the browser: 400 when the IdP refused, 502 when it answered
 // nonsense, 503 when it could not be reached.
 func (a *Auth) redeem(r *http.Request, p *provider, code string, st loginState) (*Session, int) {
-	ctx, cancel := context.WithTimeout(a.clientContext(r.Context()), idpTimeout)
+	ctx, cancel := context.WithTimeout(a.clientContext(r.Context()), a.cfg.IdPTimeout)
 	defer cancel()
 	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
@@ -293,17 +296,22 @@ func safeErrorCode(code string) string {
 }
 
 // idpFailureStatus maps a failed token request: a 4xx from the IdP is a
-// refusal (400), a 5xx or anything it said that is not OAuth is a bad
-// gateway (502), and no answer at all is unavailable (503).
+// refusal (400), no answer at all (a transport error or timeout) is
+// unavailable (503), and anything else — a 5xx, a body that is not an OAuth
+// token response — is a bad gateway (502).
 func idpFailureStatus(err error) int {
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		if re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-			return http.StatusBadRequest
-		}
+	var ue *url.Error
+	switch {
+	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500:
+		return http.StatusBadRequest
+	case errors.As(err, &re):
+		return http.StatusBadGateway
+	case errors.As(err, &ue), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	default:
 		return http.StatusBadGateway
 	}
-	return http.StatusServiceUnavailable
 }
 
 // redactRetrieveError keeps the IdP's error code and status but drops the

@@ -136,11 +136,12 @@ func (a *Auth) redeemRefreshToken(ctx context.Context, p *provider, s *Session) 
 // call to the IdP, remembers the result briefly for requests that arrive
 // with the old cookie, and caps the calls in flight.
 type refresher struct {
-	now    func() time.Time
-	slots  chan struct{}
-	mu     sync.Mutex
-	calls  map[[32]byte]*refreshCall
-	recent map[[32]byte]recentRefresh
+	now     func() time.Time
+	timeout time.Duration
+	slots   chan struct{}
+	mu      sync.Mutex
+	calls   map[[32]byte]*refreshCall
+	recent  map[[32]byte]recentRefresh
 }
 
 type refreshCall struct {
@@ -154,12 +155,13 @@ type recentRefresh struct {
 	until time.Time
 }
 
-func newRefresher(maxInFlight int, now func() time.Time) *refresher {
+func newRefresher(maxInFlight int, now func() time.Time, timeout time.Duration) *refresher {
 	return &refresher{
-		now:    now,
-		slots:  make(chan struct{}, maxInFlight),
-		calls:  map[[32]byte]*refreshCall{},
-		recent: map[[32]byte]recentRefresh{},
+		now:     now,
+		timeout: timeout,
+		slots:   make(chan struct{}, maxInFlight),
+		calls:   map[[32]byte]*refreshCall{},
+		recent:  map[[32]byte]recentRefresh{},
 	}
 }
 
@@ -190,7 +192,7 @@ func (f *refresher) do(ctx context.Context, refreshToken string, fn func(context
 
 	// The call outlives the request that started it: the requests waiting
 	// on it must not fail because the first browser went away.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), idpTimeout)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	defer cancel()
 	c.res, c.err = f.run(callCtx, fn)
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"bff/internal/problem"
 )
@@ -203,7 +204,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
-		problem.Write(w, http.StatusNotImplemented, "Method not supported", "The proxy does not forward CONNECT or TRACE.")
+		// TRACE would echo the attached token back to the page.
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "The proxy does not forward CONNECT or TRACE.")
 		return
 	}
 	switch up := upgrade(r.Header); {
@@ -229,6 +232,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.tokenError(w, err)
 		return
 	}
+	// The server may bound how long an unauthenticated client takes to
+	// send its body; an authenticated one may upload, stream or hold a
+	// WebSocket as long as the upstream wants.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{route: rt, rest: rest, rawRest: rawRest, token: token})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }

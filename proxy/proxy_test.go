@@ -156,14 +156,14 @@ func TestRefusedMethodsAndUpgrades(t *testing.T) {
 	up, hits := newEcho(t)
 	f := newFixture(t, routes, up.URL, nil)
 	res, body := f.do(t, http.MethodTrace, "/api/x", http.Header{"X-Csrf": {"1"}})
-	wantProblem(t, res, body, http.StatusNotImplemented)
+	wantProblem(t, res, body, http.StatusMethodNotAllowed)
 
 	// A client cannot easily send CONNECT for a path, so call the handler.
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodConnect, "/api/x", nil)
 	req.Header.Set("X-Csrf", "1")
 	f.proxy.ServeHTTP(rec, req)
-	wantProblem(t, rec.Result(), rec.Body.Bytes(), http.StatusNotImplemented)
+	wantProblem(t, rec.Result(), rec.Body.Bytes(), http.StatusMethodNotAllowed)
 
 	res, body = f.get(t, "/api/x", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"h2c"}, "Origin": {testOrigin}})
 	wantProblem(t, res, body, http.StatusBadRequest)
