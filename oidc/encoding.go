@@ -138,18 +138,24 @@ func (d *decoder) token() string {
 	case tokenRaw:
 		return string(d.bytes())
 	case tokenJWT:
-		var sb strings.Builder
-		for i := range 3 {
-			if i > 0 {
-				sb.WriteByte('.')
-			}
-			seg := d.bytes()
-			if len(seg) == 0 {
+		var segs [3][]byte
+		n := 2 // the dots
+		for i := range segs {
+			segs[i] = d.bytes()
+			if len(segs[i]) == 0 {
 				d.fail() // an empty segment is never encoded as a JWT
+				return ""
 			}
-			sb.WriteString(base64.RawURLEncoding.EncodeToString(seg))
+			n += base64.RawURLEncoding.EncodedLen(len(segs[i]))
 		}
-		return sb.String()
+		b := make([]byte, 0, n)
+		for i, seg := range segs {
+			if i > 0 {
+				b = append(b, '.')
+			}
+			b = base64.RawURLEncoding.AppendEncode(b, seg)
+		}
+		return string(b)
 	default:
 		d.fail()
 		return ""
