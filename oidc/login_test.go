@@ -249,3 +249,30 @@ func TestNotReadyBeforeDiscovery(t *testing.T) {
 		t.Errorf("login before discovery: %d, want 503", rec.Code)
 	}
 }
+
+// TestLoginAttemptsAreCapped: four open login attempts are kept (four tabs
+// may log in at once); starting a fifth expires them, so repeated clicks
+// cannot pile up cookies until the browser drops the session.
+func TestLoginAttemptsAreCapped(t *testing.T) {
+	e := newEnv(t)
+	for i := range 4 {
+		resp := e.startLogin("/")
+		if n := len(resp.Header.Values("Set-Cookie")); n != 1 {
+			t.Fatalf("attempt %d set %d cookies, want 1", i+1, n)
+		}
+	}
+	resp := e.startLogin("/")
+	expired, set := 0, 0
+	for _, c := range resp.Cookies() {
+		switch {
+		case !strings.HasPrefix(c.Name, "__Host-bff-login-"):
+		case c.MaxAge < 0:
+			expired++
+		default:
+			set++
+		}
+	}
+	if expired != 4 || set != 1 {
+		t.Errorf("fifth attempt expired %d and set %d login cookies, want 4 and 1", expired, set)
+	}
+}
