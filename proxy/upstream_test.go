@@ -152,3 +152,25 @@ func TestClientGone(t *testing.T) {
 		t.Errorf("client going away logged as an upstream failure:\n%s", f.logs)
 	}
 }
+
+// bff alone decides which origins may read its answers: an upstream's CORS
+// headers never reach the browser.
+func TestResponseCORSHeadersDropped(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "https://evil.example")
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		w.Header().Set("Access-Control-Expose-Headers", "*")
+		w.Header().Set("X-Upstream", "kept")
+	}))
+	t.Cleanup(up.Close)
+	f := newFixture(t, routes, up.URL, nil)
+	res, _ := f.get(t, "/api/x", nil)
+	for name := range res.Header {
+		if strings.HasPrefix(name, "Access-Control-") {
+			t.Errorf("upstream header %s reached the browser", name)
+		}
+	}
+	if res.Header.Get("X-Upstream") != "kept" {
+		t.Error("other upstream headers were dropped too")
+	}
+}
