@@ -13,15 +13,19 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"bff/cookie"
 	"bff/demo/idp"
+	"bff/internal/testutil"
 	"bff/proxy"
 )
+
+// Shared test helpers, under the names this package's tests use.
+type syncBuffer = testutil.SyncBuffer
+type testClock = testutil.Clock
 
 // stack is a whole deployment on loopback: an OP on its own origin, an
 // upstream API that echoes what it received, and one or more bff replicas
@@ -52,28 +56,6 @@ type upstreamSaw struct {
 	XFF           string `json:"xff"`
 	XFHost        string `json:"xfhost"`
 	CSRF          string `json:"csrf"`
-}
-
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type stackOptions struct {

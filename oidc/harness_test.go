@@ -10,15 +10,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"bff/cookie"
 	"bff/demo/idp"
+	"bff/internal/testutil"
 	"bff/oidc"
 )
+
+// Shared test helpers, under the names this package's tests use.
+type syncBuffer = testutil.SyncBuffer
+type clock = testutil.Clock
 
 // env is one OP and one bff /auth/ handler on loopback, with a browser-like
 // client that keeps cookies and does not follow redirects.
@@ -35,30 +38,6 @@ type env struct {
 	logs    *syncBuffer
 	cfg     oidc.Config
 	opServe *httptest.Server
-}
-
-// clock is real time plus an offset tests move forward: the OP stamps real
-// time into its tokens, bff judges them by this clock.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type envOption func(*oidc.Config, *idp.Config)

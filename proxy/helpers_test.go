@@ -9,12 +9,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"bff/internal/problem"
+	"bff/internal/testutil"
 )
+
+// Shared test helpers, under the names this package's tests use.
+type syncBuffer = testutil.SyncBuffer
 
 const (
 	testToken  = "tok-3c1d0a9e-never-log-me"
@@ -71,24 +74,6 @@ func newEcho(t testing.TB) (*httptest.Server, *atomic.Int32) {
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &hits
-}
-
-// syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fixture is a Proxy behind a real server, in front of upstreams.
