@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -92,7 +94,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			Rate:  rate.Limit(float64(cfg.AuthRatePerMinute) / 60),
 			Burst: max(cfg.AuthRatePerMinute/3, 5),
 		})
-		limited := limiter.Middleware(clientip.New(cfg.TrustedProxies).IP, auth)
+		limited := limiter.Middleware(clientAddress(log, cfg.TrustedProxies), auth)
 		mux.Handle("/auth/login", limited)
 		mux.Handle("/auth/callback", limited)
 	}
@@ -165,6 +167,22 @@ func routeName(routes []proxy.Route) func(*http.Request) string {
 			return best
 		}
 		return "/*"
+	}
+}
+
+// clientAddress keys the login limit. Behind a load balancer that bff was
+// not told to trust, every user has the balancer's address and shares one
+// limit: say so once in the log, where an operator will see it.
+func clientAddress(log *slog.Logger, trusted []netip.Prefix) func(*http.Request) netip.Addr {
+	resolve := clientip.New(trusted).IP
+	var warn sync.Once
+	return func(r *http.Request) netip.Addr {
+		if len(trusted) == 0 && r.Header.Get("X-Forwarded-For") != "" {
+			warn.Do(func() {
+				log.Warn("requests carry X-Forwarded-For but BFF_TRUSTED_PROXIES is empty: the login rate limit sees the proxy's address, shared by every user behind it")
+			})
+		}
+		return resolve(r)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,11 @@ func TestLoginRateLimit(t *testing.T) {
 	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" ||
 		r.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("callback over the limit: %d, Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	// The front is a proxy bff was not told to trust: every browser behind
+	// it shares its address, which the operator must hear about.
+	if n := strings.Count(s.logs.String(), "BFF_TRUSTED_PROXIES is empty"); n != 1 {
+		t.Errorf("untrusted X-Forwarded-For warned %d times, want once", n)
 	}
 	// Only the IdP-bound endpoints are limited.
 	if r := s.get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {
