@@ -70,6 +70,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 		ClientSecret:  cfg.ClientSecret,
 		PublicURL:     cfg.PublicURL,
 		Scopes:        cfg.Scopes,
+		AuthParams:    cfg.AuthParams,
 		PostLogoutURL: cfg.PostLogoutURL,
 		SessionMaxAge: cfg.SessionMaxAge,
 		SessionIdle:   cfg.SessionIdle,

@@ -16,6 +16,7 @@ import (
 	"bff/cookie"
 	"bff/internal/clientip"
 	"bff/internal/cors"
+	"bff/oidc"
 	"bff/proxy"
 )
 
@@ -43,6 +44,7 @@ type Config struct {
 	// 0 turns the limit off.
 	AuthRatePerMinute int
 	CORSOrigins       []string
+	AuthParams        url.Values
 }
 
 // loadConfig reads and validates the environment. It reports every bad
@@ -168,6 +170,20 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 			bad("BFF_AUTH_RATE_LIMIT", "must be a whole number of requests per minute, 0 for no limit")
 		} else {
 			c.AuthRatePerMinute = n
+		}
+	}
+	if raw := getenv("BFF_AUTH_PARAMS"); raw != "" {
+		v, err := url.ParseQuery(raw)
+		switch {
+		case err != nil:
+			bad("BFF_AUTH_PARAMS", "must be a query string such as audience=https%%3A%%2F%%2Fapi.example.com")
+		default:
+			for name := range v {
+				if oidc.IsReservedAuthParam(name) {
+					bad("BFF_AUTH_PARAMS", "%q is set by bff itself", name)
+				}
+			}
+			c.AuthParams = v
 		}
 	}
 	if o, err := cors.ParseOrigins(getenv("BFF_CORS_ORIGINS")); err != nil {

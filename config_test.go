@@ -90,6 +90,7 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 		"BFF_TRUSTED_PROXIES": "10.0.0.0/99",
 		"BFF_AUTH_RATE_LIMIT": "-3",
 		"BFF_CORS_ORIGINS":    "*",
+		"BFF_AUTH_PARAMS":     "audience=x&state=forced",
 	}
 	_, err := loadConfig(env(bad))
 	if err == nil {

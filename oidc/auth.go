@@ -44,6 +44,10 @@ type Config struct {
 	ClientSecret string
 	PublicURL    *url.URL // the BFF's external origin; the redirect URI hangs off it
 	Scopes       []string
+	// AuthParams are extra authorization-request parameters some IdPs
+	// need, e.g. audience (Auth0) or access_type=offline (Google). Optional;
+	// see ReservedAuthParams.
+	AuthParams url.Values
 	// PostLogoutURL is where the browser lands after logout: a local path or
 	// an absolute URL.
 	PostLogoutURL string

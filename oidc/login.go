@@ -21,6 +21,18 @@ import (
 	"bff/internal/problem"
 )
 
+// IsReservedAuthParam reports whether an authorization-request parameter is
+// one bff sets itself, which extra parameters must not override: they carry
+// the protocol's security (state, nonce, PKCE, redirect_uri).
+func IsReservedAuthParam(name string) bool {
+	switch name {
+	case "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+		"code_challenge", "code_challenge_method", "response_mode", "request", "request_uri":
+		return true
+	}
+	return false
+}
+
 // loginTTL bounds how long a browser may sit on the IdP's login page.
 const loginTTL = 10 * time.Minute
 
@@ -78,7 +90,13 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusInternalServerError, "Login unavailable", "")
 		return
 	}
-	target := p.oauth2.AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
+	opts := []oauth2.AuthCodeOption{gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)}
+	for name, values := range a.cfg.AuthParams {
+		if !IsReservedAuthParam(name) && len(values) > 0 {
+			opts = append(opts, oauth2.SetAuthURLParam(name, values[0]))
+		}
+	}
+	target := p.oauth2.AuthCodeURL(st.State, opts...)
 	a.obs.Login("started")
 	http.Redirect(w, r, target, http.StatusFound)
 }

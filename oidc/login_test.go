@@ -75,6 +75,23 @@ func TestLoginFlow(t *testing.T) {
 // TestCookieAttributes checks every Set-Cookie line of a login against the
 // contract: Secure, HttpOnly, Path=/, no Domain, SameSite Lax for the login
 // state and Strict for the session.
+func TestExtraAuthParams(t *testing.T) {
+	e := newEnv(t, func(c *oidcConfig, _ *idpConfig) {
+		c.AuthParams = url.Values{"audience": {"https://api.example.com"}, "access_type": {"offline"}, "state": {"forced"}}
+	})
+	authz, err := url.Parse(e.startLogin("/").Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := authz.Query()
+	if q.Get("audience") != "https://api.example.com" || q.Get("access_type") != "offline" {
+		t.Errorf("extra parameters missing: %s", authz.RawQuery)
+	}
+	if q.Get("state") == "forced" || len(q["state"]) != 1 {
+		t.Errorf("an extra parameter overrode state: %q", q["state"])
+	}
+}
+
 func TestCookieAttributes(t *testing.T) {
 	e := newEnv(t)
 	login := e.startLogin("/")
