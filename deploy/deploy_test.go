@@ -1007,6 +1007,10 @@ func TestDockerBuild(t *testing.T) {
 	}
 	size, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 	t.Logf("image %s: %.1f MB", tag, float64(size)/1e6)
+	// distroless/static is about 2 MB on top of the binary.
+	if size > maxBinaryBytes+8<<20 {
+		t.Errorf("image is %d bytes, more than the binary's bound plus 8 MiB", size)
+	}
 
 	out, err = exec.Command("docker", "run", "--rm", "--network", "none", tag, "version").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "bff test" {
@@ -1020,6 +1024,9 @@ func TestDockerBuild(t *testing.T) {
 
 // ---------------------------------------------------------------------------
 // The binary, built the way the Dockerfile builds it
+
+// maxBinaryBytes bounds the stripped static binary.
+const maxBinaryBytes = 24 << 20
 
 func TestBinary(t *testing.T) {
 	if testing.Short() {
@@ -1039,6 +1046,11 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("static binary: %.1f MB", float64(fi.Size())/(1<<20))
+	// 14.5 MiB today; a jump past this means a dependency came in that
+	// should not have.
+	if fi.Size() > maxBinaryBytes {
+		t.Errorf("static binary is %d bytes, more than %d", fi.Size(), maxBinaryBytes)
+	}
 
 	f, err := elf.Open(bin)
 	if err != nil {
