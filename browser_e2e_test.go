@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"bff/internal/testutil/chrome"
 )
 
 // TestBrowserDemoAcrossReplicas drives the demo in headless Chromium
@@ -31,7 +33,7 @@ func TestBrowserDemoAcrossReplicas(t *testing.T) {
 	s := newBrowserStack(t)
 	ctx := startChromium(t, path)
 	netlog := recordNetwork(t, ctx, s.public)
-	consoleProblems := watchBrowserConsole(ctx)
+	consoleProblems := chrome.WatchConsole(ctx)
 
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -461,36 +463,6 @@ func crossSiteAttempts(t *testing.T, ctx context.Context, s *browserStack) {
 	}
 	if !slices.ContainsFunc(corsErrors, func(e string) bool { return !strings.HasPrefix(e, "Preflight") }) {
 		t.Errorf("no CORS error reported for (a); got %v", corsErrors)
-	}
-}
-
-// watchBrowserConsole collects CSP violations and uncaught exceptions in
-// the tab of ctx: either means the demo is broken under bff's policy.
-func watchBrowserConsole(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var bad []string
-	ctx, stop := context.WithCancel(ctx)
-	messages := chromedp.Console(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") {
-				mu.Lock()
-				bad = append(bad, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []string {
-		stop()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return bad
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"bff/internal/testutil/chrome"
 )
 
 // csp is the policy bff sends with the app; the browser test runs under it
@@ -134,36 +136,6 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// watchConsole collects what the browser reports about CSP violations and
-// uncaught exceptions; either means the app is broken under bff's policy.
-func watchConsole(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var bad []string
-	ctx, stop := context.WithCancel(ctx)
-	messages := chromedp.Console(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") {
-				mu.Lock()
-				bad = append(bad, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []string {
-		stop()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return bad
-	}
-}
-
 func TestInBrowser(t *testing.T) {
 	ctx := browser(t)
 	f := &fakeBFF{sessionStatus: http.StatusUnauthorized, apiStatus: http.StatusOK, navigations: make(chan string, 1)}
@@ -174,7 +146,7 @@ func TestInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
 	}
-	consoleProblems := watchConsole(ctx)
+	consoleProblems := chrome.WatchConsole(ctx)
 
 	text := func(id string) string {
 		t.Helper()
