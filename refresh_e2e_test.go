@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -232,3 +233,41 @@ type frozenJar []*http.Cookie
 
 func (j frozenJar) SetCookies(*url.URL, []*http.Cookie) {}
 func (j frozenJar) Cookies(*url.URL) []*http.Cookie     { return j }
+
+func TestTokenEndpoint(t *testing.T) {
+	off := newStack(t, stackOptions{})
+	off.login()
+	if r := off.get("/auth/token", "X-CSRF", "1"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("/auth/token without BFF_EXPOSE_TOKEN: %d, want 404", r.StatusCode)
+	}
+
+	s := newStack(t, stackOptions{exposeToken: true})
+	s.login()
+	if r := s.get("/auth/token"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("without X-CSRF: %d, want 403", r.StatusCode)
+	}
+	r := s.get("/auth/token", "X-CSRF", "1")
+	var got struct {
+		AccessToken string    `json:"access_token"`
+		ExpiresAt   time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("token: %d %v", r.StatusCode, err)
+	}
+	if !slices.Contains(s.op.IssuedTokens(), got.AccessToken) || got.ExpiresAt.Before(s.clock.Now()) {
+		t.Errorf("token endpoint gave an unknown or expired token (expires %v)", got.ExpiresAt)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", r.Header.Get("Cache-Control"))
+	}
+	// Near expiry it refreshes first, like the proxy.
+	s.clock.Advance(2 * time.Minute)
+	r = s.get("/auth/token", "X-CSRF", "1")
+	var fresh struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal([]byte(r.body), &fresh)
+	if fresh.AccessToken == got.AccessToken || s.op.Counts().RefreshGrants != 1 {
+		t.Errorf("token endpoint did not refresh an expired token (%d refreshes)", s.op.Counts().RefreshGrants)
+	}
+}
