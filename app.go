@@ -109,6 +109,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
+	prefix := func(string) string { return "" }
 	if len(cfg.Routes) > 0 {
 		px, err := proxy.New(proxy.Config{
 			Routes:       cfg.Routes,
@@ -126,6 +127,7 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 			mux.Handle(rt.Prefix, px)
 			mux.Handle(rt.Prefix[:len(rt.Prefix)-1], px)
 		}
+		prefix = px.Prefix
 	}
 	for pattern, h := range x.mounts {
 		mux.Handle(pattern, h)
@@ -142,13 +144,14 @@ func newApp(cfg *Config, log *slog.Logger, x extras) (*app, error) {
 	}
 	h := securityHeaders(cfg.PublicURL.Scheme == "https", cors.Handler(cfg.CORSOrigins, onlyPaths(mux)))
 	h = readDeadline(cmp.Or(x.bodyTimeout, bodyReadTimeout), h)
-	h = telemetry.AccessLog(log, metrics, routeName(cfg.Routes), h)
+	h = telemetry.AccessLog(log, metrics, routeName(prefix), h)
 	return &app{handler: h, auth: auth, metrics: metrics}, nil
 }
 
 // routeName names a request for metrics and the access log from a small,
-// fixed set, never the raw path: one label per endpoint and per route.
-func routeName(routes []proxy.Route) func(*http.Request) string {
+// fixed set, never the raw path: one label per endpoint and per route
+// prefix, as the proxy's own matching finds it.
+func routeName(prefix func(path string) string) func(*http.Request) string {
 	return func(r *http.Request) string {
 		p := r.URL.Path
 		switch p {
@@ -158,14 +161,8 @@ func routeName(routes []proxy.Route) func(*http.Request) string {
 		if strings.HasPrefix(p, "/auth/") {
 			return "/auth/*"
 		}
-		best := ""
-		for _, rt := range routes {
-			if (strings.HasPrefix(p, rt.Prefix) || p+"/" == rt.Prefix) && len(rt.Prefix) > len(best) {
-				best = rt.Prefix
-			}
-		}
-		if best != "" {
-			return best
+		if pre := prefix(p); pre != "" {
+			return pre
 		}
 		return "/*"
 	}

@@ -19,8 +19,8 @@ import (
 // one Seal writes with go-jose, and the tests check that go-jose and this
 // code agree both ways.
 
-// opener holds what Open reuses across calls: one AEAD per key, the headers
-// already seen, and inflaters.
+// opener holds what Open and Seal reuse across calls: one AEAD per key,
+// the headers already seen, and flate readers and writers.
 type opener struct {
 	aeads []cipher.AEAD
 
@@ -28,6 +28,7 @@ type opener struct {
 	headers map[string]jweHeader // protected-header segment -> parsed; valid ones only
 
 	inflaters sync.Pool // of io.ReadCloser implementing flate.Resetter
+	deflaters sync.Pool // of *flate.Writer
 }
 
 // maxCachedHeaders bounds the header cache. Genuine cookies use one header

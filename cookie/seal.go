@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"errors"
 	"fmt"
-	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -66,7 +65,7 @@ func (k *Keys) Seal(purpose string, plaintext []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cookie: seal: %w", err)
 	}
-	obj, err := enc.Encrypt(deflate(plaintext))
+	obj, err := enc.Encrypt(k.deflate(plaintext))
 	if err != nil {
 		return "", fmt.Errorf("cookie: seal: %w", err)
 	}
@@ -80,21 +79,19 @@ func (k *Keys) Seal(purpose string, plaintext []byte) (string, error) {
 	return s, nil
 }
 
-// deflaters holds flate writers for reuse; each is large to allocate.
-var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.DefaultCompression) // level is valid: no error
-	return w
-}}
-
-// deflate is raw DEFLATE (RFC 1951), as JWE "zip":"DEF" means.
-func deflate(p []byte) []byte {
+// deflate is raw DEFLATE (RFC 1951), as JWE "zip":"DEF" means. Writers
+// are reused: each is large to allocate.
+func (k *Keys) deflate(p []byte) []byte {
 	var buf bytes.Buffer
-	w := deflaters.Get().(*flate.Writer)
+	w, _ := k.open.deflaters.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(nil, flate.DefaultCompression) // a valid level: no error
+	}
 	w.Reset(&buf)
 	_, _ = w.Write(p) // a bytes.Buffer does not fail
 	_ = w.Close()
 	w.Reset(nil) // do not keep buf alive in the pool
-	deflaters.Put(w)
+	k.open.deflaters.Put(w)
 	return buf.Bytes()
 }
 

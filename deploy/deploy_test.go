@@ -558,9 +558,7 @@ func TestVariablesExist(t *testing.T) {
 	}
 
 	files := deployFiles(t, ".yaml", ".yml", ".json", ".md", ".html", ".js")
-	for _, extra := range []string{dockerfile, dockerignore} {
-		files = append(files, extra)
-	}
+	files = append(files, dockerfile, dockerignore)
 	if docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md")); err == nil {
 		files = append(files, docs...)
 	}

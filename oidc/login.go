@@ -114,7 +114,7 @@ func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
 	// A header can hold thousands of names; answering each would make a
 	// response too big for the proxies in front. The rest go next time.
 	for _, name := range names[:min(len(names), maxLoginCookies+32)] {
-		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		loginJar(strings.TrimPrefix(name, loginCookiePrefix)).Expire(w, nil)
 	}
 }
 
@@ -234,7 +234,10 @@ func (a *Auth) redeem(r *http.Request, p *provider, code string, st loginState) 
 func (a *Auth) userinfoExtra(ctx context.Context, p *provider, tok *oauth2.Token, s *Session) json.RawMessage {
 	info, err := p.userinfo.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
-		a.log.Warn("login: userinfo failed; continuing with id token claims", "err", err)
+		// go-oidc quotes the response body after the status; an IdP's error
+		// body is nothing the log needs, and could echo what it was sent.
+		status, _, _ := strings.Cut(err.Error(), ": ")
+		a.log.Warn("login: userinfo failed; continuing with id token claims", "err", truncate(status, 80))
 		return nil
 	}
 	if info.Subject != s.Subject {

@@ -167,8 +167,14 @@ func serializeOrigin(s string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
-// Match reports whether path falls under a route.
-func (p *Proxy) Match(path string) bool { return p.match(path) != nil }
+// Prefix returns the prefix of the route path falls under ("/api/"), or ""
+// when it falls under none. The longest matching prefix wins.
+func (p *Proxy) Prefix(path string) string {
+	if rt := p.match(path); rt != nil {
+		return rt.prefix
+	}
+	return ""
+}
 
 func (p *Proxy) match(path string) *route {
 	for i := range p.routes {

@@ -219,7 +219,7 @@ func (o *testOP) verifyJWT(t *testing.T, token string) map[string]any {
 	t.Helper()
 	var keys jose.JSONWebKeySet
 	o.getJSON(t, o.disc.JWKSURI, &keys)
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("parse JWT: %v", err)
 	}
