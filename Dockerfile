@@ -30,7 +30,7 @@ ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X main.version=${VERSION}" \
+      -ldflags "-s -w -X bff/internal/version.stamp=${VERSION}" \
       -o /out/bff .
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -5,25 +5,22 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
-	"time"
 
 	"bff/cookie"
+	"bff/demo"
+	"bff/internal/config"
+	"bff/internal/server"
+	"bff/internal/version"
 )
-
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,18 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "":
-		cfg, err := loadConfig(getenv)
-		if err != nil {
-			return err
-		}
-		log := newLogger(stdout, cfg.LogLevel)
-		ln, err := net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			return fmt.Errorf("BFF_LISTEN: %w", err)
-		}
-		return serve(ctx, ln, cfg, log, extras{})
+		return serve(ctx, getenv, stdout)
 	case "demo":
-		return runDemo(ctx, getenv, stdout)
+		return demo.Run(ctx, getenv, stdout)
 	case "keygen":
 		key, err := cookie.GenerateKey(rand.Reader)
 		if err != nil {
@@ -70,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_, err = fmt.Fprintln(stdout, key)
 		return err
 	case "version", "-version", "--version":
-		_, err := fmt.Fprintln(stdout, "bff", buildVersion())
+		_, err := fmt.Fprintln(stdout, "bff", version.String())
 		return err
 	case "help", "-h", "-help", "--help":
 		_, err := fmt.Fprintln(stdout, usage)
@@ -80,83 +68,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 }
 
-// serve runs the public server on ln until ctx ends, then drains it.
-func serve(ctx context.Context, ln net.Listener, cfg *Config, log *slog.Logger, x extras) error {
-	app, err := newApp(cfg, log, x)
+// serve runs bff as configured by the environment until ctx ends.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           app.handler,
-		ReadHeaderTimeout: cmp.Or(x.readHeaderTimeout, 10*time.Second), // cuts slow-header (slowloris) clients
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	go func() { _ = app.auth.Discover(ctx) }()
-
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	var metricsSrv *http.Server
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("BFF_METRICS_LISTEN: %w", err)
-		}
-		metricsSrv = &http.Server{Handler: metricsMux(app), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- metricsSrv.Serve(mln) }()
-		log.Info("metrics listening", "addr", mln.Addr().String())
-	}
-	log.Info("bff listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion())
-
-	select {
-	case err := <-errc:
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	srv, err := server.New(cfg, log, server.Options{})
+	if err != nil {
 		return err
-	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	if metricsSrv != nil {
-		defer metricsSrv.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("BFF_LISTEN: %w", err)
 	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
-}
-
-// metricsMux is the metrics listener's whole surface: /metrics, nothing of
-// the public one.
-func metricsMux(a *app) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.metrics.Handler())
-	return mux
-}
-
-// maxHeaderBytes leaves room for a session split into the most chunks a
-// browser will keep, and no more.
-const maxHeaderBytes = 64 << 10
-
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "dev-" + s.Value[:12]
-			}
-		}
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
-		}
-	}
-	return "dev"
+	return srv.Run(ctx, ln)
 }

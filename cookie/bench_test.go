@@ -73,7 +73,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
-var benchJar = Jar{Name: "__Host-bff-session", SameSite: http.SameSiteStrictMode}
+var benchJar = Chunked{Name: "__Host-bff-session", SameSite: http.SameSiteStrictMode}
 
 func BenchmarkJarWrite(b *testing.B) {
 	v := testValue(6000, 3)

@@ -50,7 +50,7 @@
 //
 // Browsers keep at least 4096 bytes per cookie (RFC 6265 section 6.1), and
 // some count the name and attributes too. A token set with an ID token
-// often seals to more than that, so Jar writes one logical cookie as NAME
+// often seals to more than that, so Chunked writes one logical cookie as NAME
 // when its whole "Set-Cookie: ..." line fits in MaxLine (4096) bytes, and
 // otherwise as NAME.0, NAME.1, ... each of whose lines fits, in as few chunks
 // as possible. A write expires the family's cookies it did not set (a shorter
@@ -61,7 +61,7 @@
 // 8 to 16 KiB.
 //
 // Every cookie is Secure, HttpOnly, Path=/, with no Domain, as the __Host-
-// name prefix requires, and a SameSite mode from the Jar (Strict for the
+// name prefix requires, and a SameSite mode from the Chunked (Strict for the
 // session; Lax for the login state, which must survive the IdP's cross-site
 // redirect back).
 package cookie

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzReadOpen feeds raw Cookie headers through Jar.Read and Keys.Open, as the
+// FuzzReadOpen feeds raw Cookie headers through Chunked.Read and Keys.Open, as the
 // BFF does for every request. Neither may panic, every error must wrap the
 // package's sentinels, and whatever opens must be a plaintext that a seed
 // genuinely sealed for the "session" purpose.

@@ -10,7 +10,7 @@ import (
 )
 
 // MaxSealedLen is the longest sealed value Open will look at, checked before
-// any parsing. Jar enforces the same bound on a joined cookie.
+// any parsing. Chunked enforces the same bound on a joined cookie.
 const MaxSealedLen = 64 << 10
 
 // MaxPlaintextLen is the longest plaintext Seal accepts. go-jose refuses to

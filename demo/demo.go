@@ -1,6 +1,6 @@
 // Package demo assembles bff's zero-infrastructure demo: an in-process
 // OpenID provider, a small API that trusts only its access tokens, and an
-// SPA for bff to serve. Package main wires them to a normal bff.
+// SPA for bff to serve, and [Run] wires them to a normal bff: `bff demo`.
 package demo
 
 import (
@@ -19,6 +19,7 @@ import (
 	"bff/demo/api"
 	"bff/demo/idp"
 	"bff/demo/spa"
+	"bff/internal/endpoint"
 )
 
 // ClientID is the client the demo OP registers for bff.
@@ -69,7 +70,7 @@ func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Option
 		Issuer:                 env.Issuer,
 		ClientID:               ClientID,
 		ClientSecret:           env.ClientSecret,
-		RedirectURIs:           []string{publicURL.JoinPath("/auth/callback").String()},
+		RedirectURIs:           []string{publicURL.JoinPath(endpoint.Callback).String()},
 		PostLogoutRedirectURIs: []string{publicURL.JoinPath("/").String()},
 		AccessTokenLifetime:    opt.AccessTokenLifetime,
 		RefreshReuseInterval:   opt.RefreshReuseInterval,

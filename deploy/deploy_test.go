@@ -8,6 +8,7 @@
 package deploy
 
 import (
+	"bff/internal/bfftest"
 	"bufio"
 	"bytes"
 	"context"
@@ -33,7 +34,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +42,7 @@ import (
 
 const (
 	repoRoot      = ".."
-	configGo      = "../config.go"
+	configGo      = "../internal/config/config.go"
 	dockerfile    = "../Dockerfile"
 	dockerignore  = "../.dockerignore"
 	k8sDir        = "kubernetes"
@@ -872,7 +872,7 @@ func TestDockerfile(t *testing.T) {
 	if !ok {
 		t.Fatal("no RUN go build in the build stage")
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X main.version=${VERSION}", "-o /out/bff ."} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X bff/internal/version.stamp=${VERSION}", "-o /out/bff ."} {
 		if !strings.Contains(ins[b].args, want) {
 			t.Errorf("go build line lacks %q: %s", want, ins[b].args)
 		}
@@ -955,10 +955,10 @@ func TestDockerignore(t *testing.T) {
 	// Everything the build reads: go.mod, go.sum, and each package's Go and
 	// embedded files, as the go command lists them.
 	needed := []string{"go.mod", "go.sum"}
-	cmd := exec.Command(goCmd(), "list", "-deps", "-f",
+	cmd := exec.Command(bfftest.GoCmd(), "list", "-deps", "-f",
 		`{{if .Module}}{{if eq .Module.Path "bff"}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}`, ".")
 	cmd.Dir = repoRoot
-	cmd.Env = offline(os.Environ())
+	cmd.Env = bfftest.Offline(os.Environ())
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s(the test does not download modules: run go mod download first)", err, stderrOf(err))
@@ -1033,12 +1033,7 @@ func TestBinary(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skipf("the static-ELF check needs linux, not %s", runtime.GOOS)
 	}
-	bin := filepath.Join(t.TempDir(), "bff")
-	build := exec.Command(goCmd(), "build", "-trimpath", "-ldflags", "-s -w -X main.version=test", "-o", bin, repoRoot)
-	build.Env = append(offline(os.Environ()), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s(the test does not download modules: run go mod download first)", err, out)
-	}
+	bin := bfftest.Build(t)
 	fi, err := os.Stat(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -1083,7 +1078,7 @@ func TestBinary(t *testing.T) {
 			portOf(t, env[name]) // must be host:port; replaced so the test needs no fixed port
 		}
 		env["BFF_LISTEN"], env["BFF_METRICS_LISTEN"] = "127.0.0.1:0", "localhost:0"
-		addr := startBFF(t, bin, env)
+		addr, _ := bfftest.Start(t, bin, env)
 
 		res := get(t, "http://"+addr+"/healthz")
 		var health map[string]string
@@ -1124,7 +1119,7 @@ func TestBinary(t *testing.T) {
 		env["BFF_ISSUER"] = "http://127.0.0.1:1/realms/example"
 
 		// As shipped, the cookie key is a placeholder bff must refuse.
-		code, stderr := runBFFExpectFailure(t, bin, env)
+		code, _, stderr := bfftest.Run(t, bin, env)
 		if code == 0 || !strings.Contains(stderr, "BFF_COOKIE_KEYS") {
 			t.Errorf("with the placeholder cookie key: exit %d, stderr %q; want a refusal naming BFF_COOKIE_KEYS", code, stderr)
 		}
@@ -1133,125 +1128,8 @@ func TestBinary(t *testing.T) {
 		}
 
 		env["BFF_COOKIE_KEYS"] = key
-		startBFF(t, bin, env)
+		bfftest.Start(t, bin, env)
 	})
-}
-
-// startBFF runs bin with exactly env, waits for its "bff listening" log
-// line (every line before it must be JSON), and returns the address it
-// logged. At cleanup it sends SIGTERM and expects a clean exit.
-func startBFF(t *testing.T, bin string, env map[string]string) string {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = envList(env)
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
-	var stderr bytes.Buffer // read only after the process has exited
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found, notJSON := make(chan string, 1), make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sent := false; sc.Scan(); {
-			if sent {
-				continue // keep draining, so bff never blocks on stdout
-			}
-			var rec map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				notJSON <- sc.Text()
-				sent = true
-			} else if rec["msg"] == "bff listening" {
-				found <- sc.Text()
-				sent = true
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	done := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		done <- err
-	}()
-	kill := func() {
-		_ = cmd.Process.Kill()
-		<-done
-	}
-
-	select {
-	case line := <-found:
-		var rec struct {
-			Addr    string `json:"addr"`
-			Version string `json:"version"`
-			Level   string `json:"level"`
-		}
-		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Addr == "" {
-			kill()
-			t.Fatalf("start-up log line without addr: %q", line)
-		}
-		if rec.Version != "test" || rec.Level != "INFO" {
-			t.Errorf("start-up log line %q: want level INFO and version test", line)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("bff did not exit cleanly on SIGTERM: %v\n%s", err, stderr.String())
-				}
-			case <-time.After(20 * time.Second):
-				kill()
-				t.Error("bff did not exit within 20 s of SIGTERM")
-			}
-		})
-		return rec.Addr
-	case line := <-notJSON:
-		kill()
-		t.Fatalf("a log line on stdout is not JSON: %q", line)
-	case err := <-done:
-		t.Fatalf("bff exited before listening: %v\n%s", err, stderr.String())
-	case <-time.After(10 * time.Second):
-		kill()
-		t.Fatalf("bff did not log \"bff listening\" within 10 s:\n%s", stderr.String())
-	}
-	return ""
-}
-
-// runBFFExpectFailure runs bin with env and returns its exit code and
-// stderr; it fails the test if bff starts serving instead.
-func runBFFExpectFailure(t *testing.T, bin string, env map[string]string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = envList(env)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = io.Discard
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatal("bff kept running; expected it to refuse its configuration")
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), stderr.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, stderr.String()
-}
-
-func envList(env map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 type response struct {
@@ -1276,23 +1154,6 @@ func get(t *testing.T, u string) response {
 
 // ---------------------------------------------------------------------------
 // helpers
-
-// offline keeps the go command from reaching the network: everything it
-// needs must already be in the module cache (go mod download).
-func offline(env []string) []string {
-	return append(env, "GOPROXY=off", "GOFLAGS=-mod=readonly")
-}
-
-// goCmd is the go command of the toolchain running the test.
-func goCmd() string {
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
-}
 
 func mustRead(t *testing.T, p string) []byte {
 	t.Helper()

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"bff/cookie"
+	"bff/internal/endpoint"
 	"bff/internal/problem"
 )
 
@@ -75,7 +76,7 @@ type Auth struct {
 	obs      Observer
 	now      func() time.Time
 	provider atomic.Pointer[provider]
-	session  cookie.Jar
+	session  cookie.Chunked
 	opened   *openedCache
 	mux      *http.ServeMux
 	refresh  *refresher
@@ -113,7 +114,7 @@ func New(cfg Config) (*Auth, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		session: cookie.Jar{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
+		session: cookie.Chunked{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
 		opened:  newOpenedCache(sessionsCachedPerGeneration),
 	}
 	if a.log == nil {
@@ -135,14 +136,14 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout)
 	a.mux = http.NewServeMux()
-	a.mux.HandleFunc("GET /auth/login", a.login)
-	a.mux.HandleFunc("GET /auth/callback", a.callback)
-	a.mux.HandleFunc("GET /auth/session", a.sessionInfo)
-	a.mux.HandleFunc("GET /auth/logout", a.logout)
+	a.mux.HandleFunc("GET "+endpoint.Login, a.login)
+	a.mux.HandleFunc("GET "+endpoint.Callback, a.callback)
+	a.mux.HandleFunc("GET "+endpoint.Session, a.sessionInfo)
+	a.mux.HandleFunc("GET "+endpoint.Logout, a.logout)
 	if cfg.ExposeToken {
-		a.mux.HandleFunc("GET /auth/token", a.token)
+		a.mux.HandleFunc("GET "+endpoint.Token, a.token)
 	}
-	a.mux.HandleFunc("/auth/", a.notFound)
+	a.mux.HandleFunc(endpoint.Auth, a.notFound)
 	return a, nil
 }
 
@@ -157,8 +158,8 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // like every other error.
 func (a *Auth) notFound(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
-	case p == "/auth/login", p == "/auth/callback", p == "/auth/session", p == "/auth/logout",
-		p == "/auth/token" && a.cfg.ExposeToken:
+	case p == endpoint.Login, p == endpoint.Callback, p == endpoint.Session, p == endpoint.Logout,
+		p == endpoint.Token && a.cfg.ExposeToken:
 		w.Header().Set("Allow", "GET")
 		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET.")
 	default:
@@ -216,7 +217,7 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 			ClientID:     a.cfg.ClientID,
 			ClientSecret: a.cfg.ClientSecret,
 			Endpoint:     p.Endpoint(),
-			RedirectURL:  a.cfg.PublicURL.JoinPath("/auth/callback").String(),
+			RedirectURL:  a.cfg.PublicURL.JoinPath(endpoint.Callback).String(),
 			Scopes:       a.cfg.Scopes,
 		},
 		verifier:   p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),

@@ -3,7 +3,6 @@ package oidc_test
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -20,7 +18,7 @@ import (
 	"time"
 
 	"bff/cookie"
-	"bff/demo/idp"
+	"bff/internal/bfftest"
 	"bff/oidc"
 )
 
@@ -35,84 +33,27 @@ type hotSession struct {
 	header string // the Cookie header the browser sends
 }
 
-// newHotSession is newEnv and login for benchmarks, which newEnv's
-// *testing.T does not allow.
+// newHotSession is newEnv and login for benchmarks, with access tokens
+// that live an hour, so the benchmark never reaches the refresh margin.
 func newHotSession(tb testing.TB) *hotSession {
 	tb.Helper()
-	opMux := http.NewServeMux()
-	opSrv := httptest.NewServer(opMux)
-	tb.Cleanup(opSrv.Close)
 	bff := httptest.NewUnstartedServer(nil)
 	public := &url.URL{Scheme: "http", Host: bff.Listener.Addr().String()}
-
-	raw := newKey(tb)
-	keys, err := cookie.NewKeys(raw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := oidc.Config{
-		Issuer:        opSrv.URL + "/idp",
-		ClientID:      "bff-bench",
-		ClientSecret:  "bench-secret-" + strings.Repeat("s", 20),
-		PublicURL:     public,
-		Scopes:        []string{"openid", "profile", "email", "offline_access"},
-		SessionMaxAge: 12 * time.Hour,
-		SessionIdle:   time.Hour,
-		Keys:          keys,
-		HTTPClient:    &http.Client{Timeout: 5 * time.Second},
-	}
-	op, err := idp.New(idp.Config{
-		Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		RedirectURIs: []string{public.String() + "/auth/callback"},
-		// An hour: the benchmark must never reach the refresh margin.
-		AccessTokenLifetime: time.Hour,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opMux.Handle("/idp/", http.StripPrefix("/idp", op))
-	auth, err := oidc.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := auth.Discover(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	op := bfftest.StartOP(tb, public, bfftest.OPOptions{AccessTTL: time.Hour})
+	key := bfftest.NewKey(tb)
+	cfg := bfftest.AuthConfig(tb, op, public, key, nil, nil)
+	auth := discovered(tb, cfg)
 	bff.Config.Handler = auth
 	bff.Start()
 	tb.Cleanup(bff.Close)
 
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tr := &http.Transport{}
-	tb.Cleanup(tr.CloseIdleConnections)
-	browser := &http.Client{
-		Jar: jar, Timeout: 10 * time.Second, Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	get := func(u string) *http.Response {
-		tb.Helper()
-		resp, err := browser.Get(u)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp
-	}
-	start := get(bff.URL + "/auth/login?returnTo=/")
+	browser, jar := bfftest.NewClient(tb)
+	start := bfftest.Get(tb, browser, bff.URL, "/auth/login?returnTo=/")
 	if start.StatusCode != http.StatusFound {
 		tb.Fatalf("login: %d", start.StatusCode)
 	}
-	cb, err := idp.Login(ctx, browser, start.Header.Get("Location"), "demo", "demo")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if done := get(cb); done.StatusCode != http.StatusFound {
+	cb := op.Login(tb, browser, start.Header.Get("Location"))
+	if done := bfftest.Get(tb, browser, bff.URL, cb.RequestURI()); done.StatusCode != http.StatusFound {
 		tb.Fatalf("callback: %d", done.StatusCode)
 	}
 	var parts []string
@@ -122,7 +63,7 @@ func newHotSession(tb testing.TB) *hotSession {
 	if len(parts) == 0 {
 		tb.Fatal("login set no cookie")
 	}
-	return &hotSession{auth: auth, keys: keys, raw: raw, public: public, header: strings.Join(parts, "; ")}
+	return &hotSession{auth: auth, keys: cfg.Keys, raw: key.Raw, public: public, header: strings.Join(parts, "; ")}
 }
 
 // request is an API call as the proxy hands it to AccessToken.
@@ -167,7 +108,7 @@ func BenchmarkAccessTokenValidSession(b *testing.B) {
 func BenchmarkAccessTokenSteps(b *testing.B) {
 	h := newHotSession(b)
 	r := h.request()
-	jar := cookie.Jar{Name: oidc.SessionCookie}
+	jar := cookie.Chunked{Name: oidc.SessionCookie}
 	sealed, err := jar.Read(r)
 	if err != nil {
 		b.Fatal(err)

@@ -1,107 +1,16 @@
 package oidc_test
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"bff/cookie"
-	"bff/demo/idp"
+	"bff/internal/bfftest"
 	"bff/oidc"
 )
-
-// appBase is the origin a returnTo must never leave.
-const appBase = "https://app.example/"
-
-// FuzzIsLocalPath checks the open-redirect guard against two readers of
-// the Location header: Go's URL resolver and a browser, which strips tabs
-// and newlines and reads a backslash as a slash before resolving. Whatever
-// IsLocalPath accepts, and what http.Redirect turns it into, must stay on
-// the origin for both.
-func FuzzIsLocalPath(f *testing.F) {
-	for _, s := range []string{
-		"/", "/app?x=1", "/a/b?c=d#e", "/café", "/user@host", "/%2F%2Fevil.com", "/%5Cevil.com",
-		"//evil.com", "/\\evil.com", "\\/\\/evil.com", "/\t/evil.com", "/\n/evil.com", "/\r/evil.com",
-		"/%09/evil.com", "/ /evil.com", "／／evil.com", "/／evil.com", "https:evil.com", "https://evil.com",
-		"javascript:alert(1)", "data:text/html,<script>1</script>", "@evil.com", "/@evil.com",
-		"/..//evil.com", "/.//evil.com", "/./\\evil.com", "/#//evil.com", "/?//evil.com", "/?\\evil.com",
-		"/\x7f/evil.com", "/\xff/evil.com", "/\u2028/evil.com", " /evil.com", "/\x00/evil.com",
-		"/" + strings.Repeat("a", 2047), "/" + strings.Repeat("a", 2048),
-	} {
-		f.Add(s)
-	}
-	base, err := url.Parse(appBase)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !oidc.IsLocalPath(s) {
-			return
-		}
-		// The callback redirects with http.Redirect, which cleans the path:
-		// the browser reads that, not s itself.
-		rec := httptest.NewRecorder()
-		http.Redirect(rec, httptest.NewRequest(http.MethodGet, "/auth/callback", nil), s, http.StatusFound)
-		loc := rec.Header().Get("Location")
-		for _, v := range []string{s, loc} {
-			if host := goHost(base, v); host != base.Host && host != "" {
-				t.Fatalf("IsLocalPath(%q) = true, but Go resolves %q to host %q", s, v, host)
-			}
-			if host := browserHost(base, v); host != base.Host {
-				t.Fatalf("IsLocalPath(%q) = true, but a browser resolves %q to host %q", s, v, host)
-			}
-		}
-	})
-}
-
-// goHost resolves ref against base the way a Go client following the
-// redirect would; "" means Go cannot parse it, so would not follow it.
-func goHost(base *url.URL, ref string) string {
-	u, err := url.Parse(ref)
-	if err != nil {
-		return ""
-	}
-	resolved := base.ResolveReference(u)
-	// Printing and reparsing catches a path that serializes as "//host".
-	again, err := url.Parse(resolved.String())
-	if err != nil || again.Host != resolved.Host {
-		return "<reparsed " + resolved.String() + ">"
-	}
-	return resolved.Host
-}
-
-// browserHost approximates the WHATWG URL parser for a special scheme:
-// leading and trailing C0 controls and spaces go, tabs and newlines
-// anywhere go, a backslash is a slash, and then a scheme or a leading "//"
-// leaves the origin.
-func browserHost(base *url.URL, ref string) string {
-	ref = strings.TrimFunc(ref, func(r rune) bool { return r <= 0x20 })
-	ref = strings.Map(func(r rune) rune {
-		switch r {
-		case '\t', '\n', '\r':
-			return -1
-		case '\\':
-			return '/'
-		}
-		return r
-	}, ref)
-	if i := strings.IndexAny(ref, ":/?#"); i > 0 && ref[i] == ':' {
-		return "<scheme " + ref[:i] + ">"
-	}
-	if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
-		return "<network path " + ref + ">"
-	}
-	if host := goHost(base, ref); host != "" {
-		return host
-	}
-	return base.Host // a path a browser would percent-encode and keep
-}
 
 // The callback fuzz input is a raw query string in which these marks stand
 // for the live state and a real authorization code, so the fuzzer can
@@ -115,53 +24,17 @@ const (
 // target calls the handler directly, and only the code exchange goes over
 // loopback.
 type callbackRig struct {
-	op      *idp.Provider
+	op      *bfftest.OP
 	auth    *oidc.Auth
 	browser *http.Client
-	secret  string
 }
 
 func newCallbackRig(f *testing.F) *callbackRig {
 	f.Helper()
 	public, _ := url.Parse("https://app.example")
-	opMux := http.NewServeMux()
-	opServer := httptest.NewServer(opMux)
-	f.Cleanup(opServer.Close)
-	issuer := opServer.URL + "/idp"
-	r := &callbackRig{secret: "fuzz-secret-" + rand.Text()}
-	var err error
-	r.op, err = idp.New(idp.Config{
-		Issuer: issuer, ClientID: "bff-fuzz", ClientSecret: r.secret,
-		RedirectURIs: []string{public.String() + "/auth/callback"},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	opMux.Handle("/idp/", http.StripPrefix("/idp", r.op))
-	key := make([]byte, cookie.KeySize)
-	rand.Read(key)
-	keys, err := cookie.NewKeys(key)
-	if err != nil {
-		f.Fatal(err)
-	}
-	r.auth, err = oidc.New(oidc.Config{
-		Issuer: issuer, ClientID: "bff-fuzz", ClientSecret: r.secret, PublicURL: public,
-		Scopes:        []string{"openid", "profile", "email", "offline_access"},
-		SessionMaxAge: time.Hour, SessionIdle: time.Hour, Keys: keys,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.auth.Discover(ctx); err != nil {
-		f.Fatal(err)
-	}
-	r.browser = &http.Client{
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	r := &callbackRig{op: bfftest.StartOP(f, public, bfftest.OPOptions{})}
+	r.auth = discovered(f, bfftest.AuthConfig(f, r.op, public, bfftest.NewKey(f), nil, nil))
+	r.browser, _ = bfftest.NewClient(f)
 	return r
 }
 
@@ -198,15 +71,7 @@ func (r *callbackRig) start(t *testing.T) attempt {
 // code has the OP issue an authorization code for the attempt.
 func (r *callbackRig) code(t *testing.T, a attempt) string {
 	t.Helper()
-	cb, err := idp.Login(context.Background(), r.browser, a.authorize, "demo", "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Query().Get("code")
+	return r.op.Login(t, r.browser, a.authorize).Query().Get("code")
 }
 
 // FuzzCallbackQuery sends arbitrary callback queries, with a genuine login
@@ -274,7 +139,7 @@ func FuzzCallbackQuery(f *testing.F) {
 			}
 		}
 		dump := rec.Body.String() + strings.Join(rec.Header().Values("Set-Cookie"), "\n") + rec.Header().Get("Location")
-		for _, s := range append(r.op.IssuedTokens(), r.secret) {
+		for _, s := range append(r.op.IssuedTokens(), r.op.ClientSecret) {
 			if strings.Contains(dump, s) {
 				t.Fatalf("query %q: response carries a token or the client secret", raw)
 			}

@@ -12,13 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"bff/internal/endpoint"
+	"bff/internal/policy"
 	"bff/internal/problem"
 )
-
-// hasCSRFHeader is the CSRF defence for every endpoint JavaScript calls: a
-// cross-site form or link cannot set a custom header, and a cross-site fetch
-// that sets one needs a CORS preflight that bff never grants.
-func hasCSRFHeader(r *http.Request) bool { return r.Header.Get("X-CSRF") == "1" }
 
 type sessionResponse struct {
 	Sub       string         `json:"sub"`
@@ -28,8 +25,7 @@ type sessionResponse struct {
 }
 
 func (a *Auth) sessionInfo(w http.ResponseWriter, r *http.Request) {
-	if !hasCSRFHeader(r) {
-		problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+	if !policy.CheckCSRF(w, r) {
 		return
 	}
 	s, current, err := a.loadOrReject(w, r)
@@ -42,7 +38,7 @@ func (a *Auth) sessionInfo(w http.ResponseWriter, r *http.Request) {
 		Sub:       s.Subject,
 		Claims:    s.claims(),
 		ExpiresAt: s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle),
-		LogoutURL: "/auth/logout?sid=" + url.QueryEscape(s.ID),
+		LogoutURL: endpoint.Logout + "?sid=" + url.QueryEscape(s.ID),
 	})
 }
 
@@ -52,8 +48,7 @@ type tokenResponse struct {
 }
 
 func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
-	if !hasCSRFHeader(r) {
-		problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+	if !policy.CheckCSRF(w, r) {
 		return
 	}
 	s, err := a.fresh(w, r)

@@ -2,11 +2,9 @@ package oidc_test
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -14,98 +12,40 @@ import (
 	"time"
 
 	"bff/cookie"
-	"bff/demo/idp"
-	"bff/internal/testutil"
+	"bff/internal/bfftest"
+	"bff/internal/bfftest/logsink"
 	"bff/oidc"
 )
-
-// Shared test helpers, under the names this package's tests use.
-type syncBuffer = testutil.SyncBuffer
-type clock = testutil.Clock
 
 // env is one OP and one bff /auth/ handler on loopback, with a browser-like
 // client that keeps cookies and does not follow redirects.
 type env struct {
-	t       *testing.T
-	op      *idp.Provider
-	opURL   string
-	auth    *oidc.Auth
-	bff     *httptest.Server
-	public  *url.URL
-	client  *http.Client
-	jar     http.CookieJar
-	clock   *clock
-	logs    *syncBuffer
-	cfg     oidc.Config
-	opServe *httptest.Server
+	t      *testing.T
+	op     *bfftest.OP
+	auth   *oidc.Auth
+	bff    *httptest.Server
+	public *url.URL
+	client *http.Client
+	jar    http.CookieJar
+	clock  *bfftest.Clock
+	logs   *logsink.Buffer
+	cfg    oidc.Config
 }
 
-type envOption func(*oidc.Config, *idp.Config)
-
-func newKey(t testing.TB) []byte {
+// newEnv starts the OP and bff; each option may change bff's oidc.Config.
+func newEnv(t *testing.T, opts ...func(*oidc.Config)) *env {
 	t.Helper()
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func newEnv(t *testing.T, opts ...envOption) *env {
-	t.Helper()
-	e := &env{t: t, clock: &clock{}, logs: &syncBuffer{}}
+	e := &env{t: t, clock: &bfftest.Clock{}, logs: &logsink.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	e.bff = httptest.NewUnstartedServer(nil)
 	e.public = &url.URL{Scheme: "http", Host: e.bff.Listener.Addr().String()}
-
-	opMux := http.NewServeMux()
-	e.opServe = httptest.NewServer(opMux)
-	t.Cleanup(e.opServe.Close)
-	e.opURL = e.opServe.URL + "/idp"
-
-	keys, err := cookie.NewKeys(newKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = oidc.Config{
-		Issuer:        e.opURL,
-		ClientID:      "bff-test",
-		ClientSecret:  "test-secret-" + strings.Repeat("s", 20),
-		PublicURL:     e.public,
-		Scopes:        []string{"openid", "profile", "email", "offline_access"},
-		SessionMaxAge: 12 * time.Hour,
-		SessionIdle:   time.Hour,
-		Keys:          keys,
-		HTTPClient:    &http.Client{Timeout: 5 * time.Second},
-		Logger:        slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:           e.clock.Now,
-	}
-	opCfg := idp.Config{
-		Issuer:                 e.opURL,
-		ClientID:               e.cfg.ClientID,
-		ClientSecret:           e.cfg.ClientSecret,
-		RedirectURIs:           []string{e.public.String() + "/auth/callback"},
-		PostLogoutRedirectURIs: []string{e.public.String() + "/"},
-		Logger:                 slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	e.op = bfftest.StartOP(t, e.public, bfftest.OPOptions{Logger: log})
+	e.cfg = bfftest.AuthConfig(t, e.op, e.public, bfftest.NewKey(t), e.clock, log)
 	for _, o := range opts {
-		o(&e.cfg, &opCfg)
+		o(&e.cfg)
 	}
-	e.op, err = idp.New(opCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opMux.Handle("/idp/", http.StripPrefix("/idp", e.op))
-
-	e.auth, err = oidc.New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.auth.Discover(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.auth = discovered(t, e.cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", e.auth)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -119,20 +59,24 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.bff.Config.Handler = mux
 	e.bff.Start()
 	t.Cleanup(e.bff.Close)
-	e.client, e.jar = newBrowser(t)
+	e.client, e.jar = bfftest.NewClient(t)
 	return e
 }
 
-func newBrowser(t *testing.T) (*http.Client, http.CookieJar) {
-	jar, err := cookiejar.New(nil)
+// discovered is an Auth for cfg that has loaded the OP's discovery
+// document.
+func discovered(t testing.TB, cfg oidc.Config) *oidc.Auth {
+	t.Helper()
+	a, err := oidc.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, jar
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // get requests path on bff with optional headers as name, value pairs.
@@ -180,11 +124,7 @@ func (e *env) startLogin(returnTo string) *http.Response {
 // authorize completes the OP's login form and returns bff's callback URL.
 func (e *env) authorize(loginResp *http.Response) string {
 	e.t.Helper()
-	cb, err := idp.Login(context.Background(), e.client, loginResp.Header.Get("Location"), "demo", "demo")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cb
+	return e.op.Login(e.t, e.client, loginResp.Header.Get("Location")).String()
 }
 
 // callback requests the callback URL the OP redirected to.
@@ -212,31 +152,18 @@ func (e *env) sessionCookies() []*http.Cookie {
 	return e.jar.Cookies(e.public)
 }
 
-type (
-	oidcConfig = oidc.Config
-	idpConfig  = idp.Config
-)
-
 // withKeys is a second bff replica on the same OP with other cookie keys.
 func (e *env) withKeys(keys *cookie.Keys) *env {
 	e.t.Helper()
 	cfg := e.cfg
 	cfg.Keys = keys
-	a, err := oidc.New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.Discover(ctx); err != nil {
-		e.t.Fatal(err)
-	}
+	a := discovered(e.t, cfg)
 	r := *e
 	r.auth = a
 	r.bff = httptest.NewServer(http.StripPrefix("", a))
 	e.t.Cleanup(r.bff.Close)
 	// Same host, other port: cookies are per host, so the jar still works.
 	r.public = &url.URL{Scheme: "http", Host: r.bff.Listener.Addr().String()}
-	r.client, r.jar = newBrowser(e.t)
+	r.client, r.jar = bfftest.NewClient(e.t)
 	return &r
 }

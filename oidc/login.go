@@ -12,12 +12,12 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"bff/cookie"
+	"bff/internal/policy"
 	"bff/internal/problem"
 )
 
@@ -50,10 +50,10 @@ type loginState struct {
 	Expires  time.Time `json:"e"`
 }
 
-// loginJar names the login-state cookie after its state, one cookie per
+// loginCookie names the login-state cookie after its state, one cookie per
 // attempt, so two tabs can log in at once.
-func loginJar(state string) cookie.Jar {
-	return cookie.Jar{Name: loginCookiePrefix + state, SameSite: http.SameSiteLaxMode, MaxChunks: 1}
+func loginCookie(state string) cookie.Chunked {
+	return cookie.Chunked{Name: loginCookiePrefix + state, SameSite: http.SameSiteLaxMode, MaxChunks: 1}
 }
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +61,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	if returnTo == "" {
 		returnTo = "/"
 	}
-	if !IsLocalPath(returnTo) {
+	if !policy.IsLocalPath(returnTo) {
 		problem.Write(w, http.StatusBadRequest, "Bad returnTo", "returnTo must be a local path such as /app.")
 		return
 	}
@@ -82,7 +82,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		var sealed string
 		if sealed, err = a.cfg.Keys.Seal(purposeLogin, plain); err == nil {
 			a.dropExcessLogins(w, r)
-			err = loginJar(st.State).Write(w, r, sealed, loginTTL)
+			err = loginCookie(st.State).Write(w, r, sealed, loginTTL)
 		}
 	}
 	if err != nil {
@@ -114,7 +114,7 @@ func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
 	// A header can hold thousands of names; answering each would make a
 	// response too big for the proxies in front. The rest go next time.
 	for _, name := range names[:min(len(names), maxLoginCookies+32)] {
-		loginJar(strings.TrimPrefix(name, loginCookiePrefix)).Expire(w, nil)
+		loginCookie(strings.TrimPrefix(name, loginCookiePrefix)).Expire(w, nil)
 	}
 }
 
@@ -171,17 +171,17 @@ func (a *Auth) checkState(w http.ResponseWriter, r *http.Request, state string) 
 	if len(state) != len(randomString()) || strings.Trim(state, base64URLAlphabet) != "" {
 		return st, false
 	}
-	jar := loginJar(state)
-	sealed, err := jar.Read(r)
+	c := loginCookie(state)
+	sealed, err := c.Read(r)
 	if err != nil {
 		return st, false
 	}
-	jar.Expire(w, r)
+	c.Expire(w, r)
 	plain, _, err := a.cfg.Keys.Open(purposeLogin, sealed)
 	if err != nil || json.Unmarshal(plain, &st) != nil {
 		return st, false
 	}
-	if subtle.ConstantTimeCompare([]byte(st.State), []byte(state)) != 1 || !a.now().Before(st.Expires) || !IsLocalPath(st.ReturnTo) {
+	if subtle.ConstantTimeCompare([]byte(st.State), []byte(state)) != 1 || !a.now().Before(st.Expires) || !policy.IsLocalPath(st.ReturnTo) {
 		return st, false
 	}
 	return st, true
@@ -277,25 +277,6 @@ func accessExpiry(tok *oauth2.Token, now time.Time) time.Time {
 		return tok.Expiry
 	}
 	return now.Add(5 * time.Minute)
-}
-
-// IsLocalPath reports whether s is safe to redirect to after login: a path
-// on this origin, never a URL that a browser would resolve elsewhere.
-func IsLocalPath(s string) bool {
-	if s == "" || s[0] != '/' || len(s) > 2048 {
-		return false
-	}
-	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
-		return false
-	}
-	// Browsers strip tabs and newlines from URLs and treat backslashes as
-	// slashes, so any of them could turn into "//host" after parsing.
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
 }
 
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bff/cookie"
+	"bff/internal/bfftest"
 	"bff/oidc"
 )
 
@@ -31,7 +32,7 @@ func TestSessionNeedsCSRFHeader(t *testing.T) {
 			t.Errorf("Cache-Control = %q", got)
 		}
 	}
-	anon, _ := newBrowser(t)
+	anon, _ := bfftest.NewClient(t)
 	if resp := e.do(anon, "/auth/session", "X-CSRF", "1"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no session: %d, want 401", resp.StatusCode)
 	}
@@ -74,7 +75,7 @@ func TestLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(loc.String(), e.opURL) || loc.Query().Get("id_token_hint") == "" ||
+	if !strings.HasPrefix(loc.String(), e.op.Issuer) || loc.Query().Get("id_token_hint") == "" ||
 		loc.Query().Get("post_logout_redirect_uri") != e.public.String()+"/" {
 		t.Errorf("logout redirect = %s", loc)
 	}
@@ -106,7 +107,7 @@ func TestLogout(t *testing.T) {
 
 // setCookies replaces the browser's cookies for bff.
 func (e *env) setCookies(cs []*http.Cookie) {
-	c, jar := newBrowser(e.t)
+	c, jar := bfftest.NewClient(e.t)
 	jar.SetCookies(e.public, cs)
 	e.client, e.jar = c, jar
 }
@@ -174,7 +175,7 @@ func TestDamagedCookiesAreNoSession(t *testing.T) {
 // same keys as the session, but for another purpose.
 func loginCookieValue(t *testing.T, e *env) string {
 	t.Helper()
-	c, _ := newBrowser(t)
+	c, _ := bfftest.NewClient(t)
 	resp := e.do(c, "/auth/login?returnTo=/")
 	for _, ck := range resp.Cookies() {
 		if strings.HasPrefix(ck.Name, "__Host-bff-login-") {
@@ -186,7 +187,7 @@ func loginCookieValue(t *testing.T, e *env) string {
 }
 
 func TestKeyRotation(t *testing.T) {
-	k1, k2 := newKey(t), newKey(t)
+	k1, k2 := bfftest.NewKey(t).Raw, bfftest.NewKey(t).Raw
 	ring := func(keys ...[]byte) *cookie.Keys {
 		r, err := cookie.NewKeys(keys...)
 		if err != nil {
@@ -194,7 +195,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		return r
 	}
-	e := newEnv(t, func(c *oidcConfig, _ *idpConfig) { c.Keys = ring(k1) })
+	e := newEnv(t, func(c *oidc.Config) { c.Keys = ring(k1) })
 	e.login()
 	sealedK1 := sessionValue(t, e)
 
@@ -221,7 +222,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("K1 session under K2 alone: %d, want 401", resp.StatusCode)
 	}
 	// Another deployment's key is as good as none.
-	other := e.withKeys(ring(newKey(t)))
+	other := e.withKeys(bfftest.NewKey(t).Ring(t))
 	other.setCookies(sealedK1)
 	if resp := other.get("/auth/session", "X-CSRF", "1"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("foreign key: %d, want 401", resp.StatusCode)

@@ -12,12 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"bff/internal/bfftest/logsink"
 	"bff/internal/problem"
-	"bff/internal/testutil"
 )
-
-// Shared test helpers, under the names this package's tests use.
-type syncBuffer = testutil.SyncBuffer
 
 const (
 	testToken  = "tok-3c1d0a9e-never-log-me"
@@ -81,7 +78,7 @@ type fixture struct {
 	proxy  *Proxy
 	front  *httptest.Server
 	tokens *testTokens
-	logs   *syncBuffer
+	logs   *logsink.Buffer
 }
 
 // newFixture builds a Proxy for routes (ParseRoutes syntax, with every
@@ -92,7 +89,7 @@ func newFixture(t testing.TB, routes, upstream string, mod func(*Config)) *fixtu
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{tokens: &testTokens{token: testToken}, logs: &syncBuffer{}}
+	f := &fixture{tokens: &testTokens{token: testToken}, logs: &logsink.Buffer{}}
 	cfg := Config{
 		Routes: rs,
 		Tokens: f.tokens,

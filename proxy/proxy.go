@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"bff/internal/policy"
 	"bff/internal/problem"
 )
 
@@ -34,8 +35,7 @@ type Config struct {
 	// it the sealed session would travel to every upstream.
 	OwnsCookie func(name string) bool
 	// PublicOrigin is the BFF's origin ("https://app.example.com");
-	// WebSocket upgrades must carry exactly this Origin. A URL with a path
-	// stands for its origin.
+	// WebSocket upgrades must carry exactly this Origin.
 	PublicOrigin string
 	Transport    http.RoundTripper // nil: NewTransport()
 	Logger       *slog.Logger      // nil: discard
@@ -72,7 +72,7 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.OwnsCookie == nil {
 		return nil, errors.New("proxy: OwnsCookie is required")
 	}
-	origin, err := serializeOrigin(cfg.PublicOrigin)
+	origin, err := policy.Origin(cfg.PublicOrigin)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: PublicOrigin: %w", err)
 	}
@@ -148,23 +148,14 @@ func newRoute(r Route) (route, error) {
 	return rt, nil
 }
 
-// serializeOrigin returns the origin of s as a browser writes it in an
-// Origin header: lower case, no default port, no path.
-func serializeOrigin(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", err
+// Patterns are the http.ServeMux patterns that must lead to the proxy:
+// each route's prefix ("/api/") and its bare form ("/api").
+func (p *Proxy) Patterns() []string {
+	var out []string
+	for _, rt := range p.routes {
+		out = append(out, rt.prefix, rt.bare)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", errors.New("must be an absolute http or https URL")
-	}
-	host := strings.ToLower(u.Host)
-	if u.Scheme == "http" {
-		host = strings.TrimSuffix(host, ":80")
-	} else {
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return u.Scheme + "://" + host, nil
+	return out
 }
 
 // Prefix returns the prefix of the route path falls under ("/api/"), or ""
@@ -217,8 +208,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch up := upgrade(r.Header); {
 	case up == "":
-		if r.Header.Get("X-CSRF") != "1" {
-			problem.Write(w, http.StatusForbidden, "Missing X-CSRF header", "Send X-CSRF: 1 with this request.")
+		if !policy.CheckCSRF(w, r) {
 			return
 		}
 	case len(up) == len("websocket") && strings.EqualFold(up, "websocket"): // ASCII only, as ReverseProxy requires

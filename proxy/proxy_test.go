@@ -346,22 +346,6 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-func TestSerializeOrigin(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://app.example.com":      "https://app.example.com",
-		"https://app.example.com/":     "https://app.example.com",
-		"https://App.Example.com/spa/": "https://app.example.com",
-		"https://app.example.com:443":  "https://app.example.com",
-		"http://localhost:80":          "http://localhost",
-		"http://localhost:8080":        "http://localhost:8080",
-		"https://app.example.com:8443": "https://app.example.com:8443",
-	} {
-		if got, err := serializeOrigin(in); err != nil || got != want {
-			t.Errorf("serializeOrigin(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 func TestNoRoutes(t *testing.T) {
 	p, err := New(Config{Tokens: &testTokens{}, OwnsCookie: ownsCookie, PublicOrigin: testOrigin})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/textproto"
 	"strings"
 
+	"bff/internal/policy"
 	"bff/internal/problem"
 )
 
@@ -25,7 +26,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Host = "" // send the upstream's own name, as ProxyRequest.SetURL does
 	pr.SetXForwarded()
 	out.Header.Set("Authorization", "Bearer "+f.token)
-	out.Header.Del("X-Csrf")
+	out.Header.Del(policy.CSRFHeader)
 	p.filterCookies(out.Header)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"bff/internal/endpoint"
 )
 
 // Route forwards requests under Prefix to Upstream.
@@ -29,8 +31,7 @@ type Route struct {
 // A prefix must start with '/', must not contain "..", "//", a "." segment,
 // whitespace, control characters, or any character that needs
 // percent-encoding in a path (such as '?', '#', '%', '{'), and must not
-// shadow bff's own paths: "/", anything under "/auth/", "/healthz" and
-// "/readyz". The upstream must be an absolute http or https URL without
+// shadow bff's own paths: "/", or any path [endpoint.Reserved] names. The upstream must be an absolute http or https URL without
 // query, fragment or userinfo. Prefixes must be distinct.
 func ParseRoutes(s string) ([]Route, error) {
 	if strings.TrimSpace(s) == "" {
@@ -128,13 +129,11 @@ func normalizePrefix(p string) (string, error) {
 	if strings.Contains(p, "/./") {
 		return "", errors.New(`prefix must not contain a "." segment`)
 	}
-	switch {
-	case p == "/":
-		return "", errors.New(`prefix "/" would shadow the single-page app`)
-	case strings.HasPrefix(p, "/auth/"):
-		return "", errors.New("prefix under /auth/ would shadow bff's own endpoints")
-	case p == "/healthz/" || p == "/readyz/":
-		return "", fmt.Errorf("prefix %q would shadow bff's health endpoint", p[:len(p)-1])
+	if p == "/" {
+		return "", errors.New(`prefix "/" would shadow the single-page app and bff's own endpoints`)
+	}
+	if own, ok := endpoint.Reserved(p); ok {
+		return "", fmt.Errorf("prefix would shadow bff's own %s", own)
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bff/internal/bfftest/logsink"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -17,8 +18,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-
-	"bff/internal/testutil"
 )
 
 const (
@@ -112,9 +111,9 @@ func (op *testOP) token(t *testing.T, claims map[string]any) string {
 
 // newAPI builds the API against op, sending its log to the returned buffer
 // so tests can check that no token reaches it.
-func newAPI(t *testing.T, ctx context.Context, op *testOP, client *http.Client) (http.Handler, *syncBuffer) {
+func newAPI(t *testing.T, ctx context.Context, op *testOP, client *http.Client) (http.Handler, *logsink.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logsink.Buffer{}
 	h, err := New(ctx, Config{
 		Issuer:     op.srv.URL,
 		Audience:   audience,
@@ -127,8 +126,6 @@ func newAPI(t *testing.T, ctx context.Context, op *testOP, client *http.Client) 
 	}
 	return h, logs
 }
-
-type syncBuffer = testutil.SyncBuffer
 
 func get(h http.Handler, path, authorization string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, path, nil)

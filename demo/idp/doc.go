@@ -4,9 +4,8 @@
 // The protocol is zitadel's op package, not hand-written: discovery,
 // authorize, token, userinfo, introspection, revocation, end_session and the
 // JWKS are all op's. This package supplies what op leaves to its user: an
-// in-memory storage, one confidential client, a login form, and a few hooks
-// (Counts, IssuedTokens, RevokeAll, Login) that let tests see and steer what
-// the OP does.
+// in-memory storage, one confidential client and a login form. Tests watch
+// and steer it from outside, through package idptest.
 //
 // Relative to the issuer, the Provider serves:
 //

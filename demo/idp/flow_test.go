@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"bff/demo/idp"
+	"bff/demo/idp/idptest"
 )
 
 func TestDiscovery(t *testing.T) {
@@ -119,10 +120,10 @@ func TestCodeFlow(t *testing.T) {
 	}
 	nextIDToken, _ := next.Extra("id_token").(string)
 
-	if got, want := o.p.Counts(), (idp.Counts{AuthCodeGrants: 1, RefreshGrants: 1, UserinfoCalls: 1}); got != want {
+	if got, want := o.rec.Counts(), (idptest.Counts{AuthCodeGrants: 1, RefreshGrants: 1, UserinfoCalls: 1}); got != want {
 		t.Errorf("Counts() = %+v, want %+v", got, want)
 	}
-	issued := o.p.IssuedTokens()
+	issued := o.rec.IssuedTokens()
 	for _, want := range []string{tok.AccessToken, tok.RefreshToken, raw, next.AccessToken, next.RefreshToken, nextIDToken} {
 		if want == "" || !contains(issued, want) {
 			t.Errorf("IssuedTokens() misses a token that was issued (%d listed)", len(issued))
@@ -176,7 +177,7 @@ func TestCodeIsSingleUse(t *testing.T) {
 	// The replay revoked what the code had bought (RFC 6749 section 4.1.2).
 	_, err = o.refresh(tok.RefreshToken)
 	wantInvalidGrant(t, err)
-	if c := o.p.Counts(); c.AuthCodeGrants != 1 {
+	if c := o.rec.Counts(); c.AuthCodeGrants != 1 {
 		t.Errorf("AuthCodeGrants = %d, want 1", c.AuthCodeGrants)
 	}
 }
@@ -210,12 +211,12 @@ func TestPKCE(t *testing.T) {
 			oauth2.SetAuthURLParam("code_challenge_method", "plain"),
 			oauth2.SetAuthURLParam("code_challenge", oauth2.GenerateVerifier()),
 		)
-		_, err := idp.Login(o.ctx, o.http, a.url, "demo", "demo")
+		_, err := idptest.Login(o.ctx, o.http, a.url, "demo", "demo")
 		if err == nil || !strings.Contains(err.Error(), "invalid_request") {
 			t.Fatalf("Login with a plain challenge: %v, want invalid_request", err)
 		}
 	})
-	if c := o.p.Counts(); c.AuthCodeGrants != 0 {
+	if c := o.rec.Counts(); c.AuthCodeGrants != 0 {
 		t.Errorf("AuthCodeGrants = %d, want 0", c.AuthCodeGrants)
 	}
 }
@@ -233,7 +234,7 @@ func TestRefreshRotation(t *testing.T) {
 		if _, err := o.refresh(next.RefreshToken); err != nil {
 			t.Fatalf("refresh with the successor: %v", err)
 		}
-		if got, want := o.p.Counts(), (idp.Counts{AuthCodeGrants: 1, RefreshGrants: 2, RefreshRefused: 1}); got != want {
+		if got, want := o.rec.Counts(), (idptest.Counts{AuthCodeGrants: 1, RefreshGrants: 2, RefreshRefused: 1}); got != want {
 			t.Errorf("Counts() = %+v, want %+v", got, want)
 		}
 	})
@@ -300,7 +301,9 @@ func TestRefreshRotation(t *testing.T) {
 func TestRevokeAll(t *testing.T) {
 	o := newTestOP(t, nil)
 	tok, _ := o.login(t)
-	o.p.RevokeAll()
+	if err := o.rec.RevokeAll(); err != nil {
+		t.Fatal(err)
+	}
 
 	_, err := o.refresh(tok.RefreshToken)
 	wantInvalidGrant(t, err)
@@ -310,7 +313,7 @@ func TestRevokeAll(t *testing.T) {
 	if resp.StatusCode == http.StatusOK {
 		t.Error("userinfo accepted a revoked access token")
 	}
-	if c := o.p.Counts(); c.RefreshRefused != 1 || c.RefreshGrants != 0 {
+	if c := o.rec.Counts(); c.RefreshRefused != 1 || c.RefreshGrants != 0 {
 		t.Errorf("Counts() = %+v, want one refused refresh and none granted", c)
 	}
 
@@ -366,7 +369,7 @@ func TestRevocationEndpoint(t *testing.T) {
 	if _, err := o.refresh(other.RefreshToken); err != nil {
 		t.Errorf("refresh of another login after revocation: %v", err)
 	}
-	if c := o.p.Counts(); c.Revocations != 3 {
+	if c := o.rec.Counts(); c.Revocations != 3 {
 		t.Errorf("Revocations = %d, want 3", c.Revocations)
 	}
 }
@@ -409,7 +412,7 @@ func TestEndSession(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != o.issuer+"/logged-out" {
 		t.Errorf("end_session without a hint redirects to %q, want %s/logged-out", loc, o.issuer)
 	}
-	if c := o.p.Counts(); c.EndSessions != 3 {
+	if c := o.rec.Counts(); c.EndSessions != 3 {
 		t.Errorf("EndSessions = %d, want 3", c.EndSessions)
 	}
 }

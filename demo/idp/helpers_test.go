@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"bff/demo/idp"
+	"bff/demo/idp/idptest"
 )
 
 const (
@@ -44,6 +45,7 @@ type discovery struct {
 // prefix stripped.
 type testOP struct {
 	p           *idp.Provider
+	rec         *idptest.Recorder // counts what p served
 	issuer      string
 	redirectURI string
 	postLogout  string
@@ -72,7 +74,8 @@ func newTestOP(t *testing.T, mutate func(*idp.Config)) *testOP {
 		t.Fatalf("New: %v", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/idp/", http.StripPrefix("/idp", p))
+	rec := idptest.Record(p, cfg.ClientID, cfg.ClientSecret)
+	mux.Handle("/idp/", http.StripPrefix("/idp", rec))
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -85,6 +88,7 @@ func newTestOP(t *testing.T, mutate func(*idp.Config)) *testOP {
 
 	o := &testOP{
 		p:           p,
+		rec:         rec,
 		issuer:      cfg.Issuer,
 		redirectURI: cfg.RedirectURIs[0],
 		postLogout:  cfg.PostLogoutRedirectURIs[0],
@@ -163,7 +167,7 @@ func (o *testOP) authorize(opts ...oauth2.AuthCodeOption) authStart {
 // that the OP sent the browser to the registered redirect URI with the state.
 func (o *testOP) code(t *testing.T, a authStart) string {
 	t.Helper()
-	cb, err := idp.Login(o.ctx, o.http, a.url, "demo", "demo")
+	cb, err := idptest.Login(o.ctx, o.http, a.url, "demo", "demo")
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}

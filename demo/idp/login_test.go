@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"bff/demo/idp"
+	"bff/demo/idp/idptest"
 )
 
 var hiddenID = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
@@ -113,10 +114,10 @@ func TestLoginWrongCredentials(t *testing.T) {
 	}
 
 	a := o.authorize()
-	if _, err := idp.Login(o.ctx, o.http, a.url, "demo", "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := idptest.Login(o.ctx, o.http, a.url, "demo", "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("Login with a wrong password: %v, want an error mentioning 401", err)
 	}
-	if c := o.p.Counts(); c.AuthCodeGrants != 0 {
+	if c := o.rec.Counts(); c.AuthCodeGrants != 0 {
 		t.Errorf("AuthCodeGrants = %d, want 0", c.AuthCodeGrants)
 	}
 }
@@ -136,7 +137,7 @@ func TestLoginUnknownRequest(t *testing.T) {
 
 func TestLoginClientMustNotFollowRedirects(t *testing.T) {
 	o := newTestOP(t, nil)
-	if _, err := idp.Login(o.ctx, &http.Client{}, o.authorize().url, "demo", "demo"); err == nil {
+	if _, err := idptest.Login(o.ctx, &http.Client{}, o.authorize().url, "demo", "demo"); err == nil {
 		t.Error("Login accepted a client that follows redirects")
 	}
 }

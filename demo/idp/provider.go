@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
-	"sync"
 
 	"golang.org/x/text/language"
 
@@ -21,27 +19,11 @@ const loggedOutPath = "/logged-out"
 // Provider is an OpenID provider serving one confidential client. The
 // protocol endpoints (discovery, authorize, token, userinfo, revocation,
 // introspection, end_session, keys) are zitadel's op package; Provider adds
-// the login form, in-memory storage, and the hooks tests use to see what
-// happened.
+// the login form and in-memory storage.
 type Provider struct {
-	mux   *http.ServeMux
-	op    *op.Provider
-	store *storage
-	log   *slog.Logger
-
-	mu     sync.Mutex
-	counts Counts
-	issued []string
-}
-
-// Counts is what the OP has served so far, for tests to assert on.
-type Counts struct {
-	AuthCodeGrants int // successful authorization_code exchanges
-	RefreshGrants  int // successful refresh_token grants
-	RefreshRefused int // refresh_token grants refused (invalid_grant etc.)
-	Revocations    int // calls to the revocation endpoint
-	EndSessions    int // calls to end_session
-	UserinfoCalls  int // calls to the userinfo endpoint
+	mux *http.ServeMux
+	op  *op.Provider
+	log *slog.Logger
 }
 
 // New returns a Provider for cfg, with a fresh RSA-2048 signing key that
@@ -92,16 +74,13 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("create op: %w", err)
 	}
 
-	p := &Provider{op: provider, store: store, log: s.log}
+	p := &Provider{op: provider, log: s.log}
 	login := newLoginForm(s, store, op.AuthCallbackURL(provider))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+loginPath, login.show)
 	mux.HandleFunc("POST "+loginPath, login.submit)
 	mux.HandleFunc("GET "+loggedOutPath, serveLoggedOut)
-	mux.HandleFunc(provider.TokenEndpoint().Relative(), p.serveToken)
-	mux.Handle(provider.RevocationEndpoint().Relative(), p.counting(provider, func(c *Counts) { c.Revocations++ }))
-	mux.Handle(provider.EndSessionEndpoint().Relative(), p.counting(provider, func(c *Counts) { c.EndSessions++ }))
-	mux.Handle(provider.UserinfoEndpoint().Relative(), p.counting(provider, func(c *Counts) { c.UserinfoCalls++ }))
+	mux.Handle(provider.TokenEndpoint().Relative(), logGrants(s.log, provider))
 	mux.Handle("/", provider)
 	p.mux = mux
 	return p, nil
@@ -118,42 +97,6 @@ func cryptoKey() [32]byte {
 // prefix stripped.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r)
-}
-
-// Counts returns what the OP has served so far. Safe for concurrent use.
-func (p *Provider) Counts() Counts {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.counts
-}
-
-// IssuedTokens returns every access, refresh and ID token the token endpoint
-// has handed out so far, in order, so tests can assert that none of them
-// ever shows up where it must not.
-func (p *Provider) IssuedTokens() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.issued)
-}
-
-// RevokeAll invalidates every access and refresh token, as an administrator
-// ending all sessions would: the next refresh is refused with invalid_grant
-// (HTTP 400) and userinfo refuses the access tokens. Access tokens remain
-// valid JWTs until they expire, as they would at any OP.
-func (p *Provider) RevokeAll() {
-	p.store.revokeAll()
-	p.log.Info("all tokens revoked")
-}
-
-// counting counts a call before passing it on, so the count is up to date
-// by the time the caller sees the response.
-func (p *Provider) counting(next http.Handler, count func(*Counts)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		count(&p.counts)
-		p.mu.Unlock()
-		next.ServeHTTP(w, r)
-	})
 }
 
 func serveLoggedOut(w http.ResponseWriter, _ *http.Request) {

@@ -16,8 +16,7 @@ import (
 )
 
 // storage is the OP's whole state, in memory, behind one mutex. op calls it
-// from every request goroutine; the login form and the Provider's test hooks
-// call it too.
+// from every request goroutine; the login form calls it too.
 //
 // Its methods that op calls are split by concern: this file has the auth
 // requests, codes, client and keys; tokens.go the access and refresh tokens;

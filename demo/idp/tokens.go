@@ -252,16 +252,6 @@ func (s *storage) revokeGrant(grantID string) {
 	}
 }
 
-// revokeAll forgets every access and refresh token, as an administrator
-// ending all sessions would.
-func (s *storage) revokeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.accessTokens)
-	clear(s.refreshTokens)
-	clear(s.redeemed)
-}
-
 // activeAccessToken returns a copy of the record of an unexpired, unrevoked
 // access token.
 func (s *storage) activeAccessToken(id string) (accessToken, error) {

@@ -1,12 +1,10 @@
 package spa
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -14,13 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"bff/internal/testutil/chrome"
+	"bff/internal/bfftest/chrome"
 )
-
-// csp is the policy bff sends with the app; the browser test runs under it
-// so that anything it would block fails the test.
-const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // hostile is a claim value that would run script if it were ever parsed as
 // HTML.
@@ -87,7 +80,7 @@ func (f *fakeBFF) handler() http.Handler {
 	mux.HandleFunc("GET /auth/logout", navigate)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Content-Security-Policy", CSP)
 		if p := r.URL.Path; (p == "/auth/session" || strings.HasPrefix(p, "/api/")) && r.Header.Get("X-CSRF") != "1" {
 			f.set(func(f *fakeBFF) { f.noCSRF = append(f.noCSRF, p) })
 		}
@@ -106,38 +99,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// browser starts headless Chromium, or skips when the machine has none.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Skip("no Chromium on this machine; Debian's chromium package runs this test")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	return ctx
-}
-
 func TestInBrowser(t *testing.T) {
-	ctx := browser(t)
+	ctx := chrome.Start(t, chrome.Require(t))
 	f := &fakeBFF{sessionStatus: http.StatusUnauthorized, apiStatus: http.StatusOK, navigations: make(chan string, 1)}
 	srv := httptest.NewServer(f.handler())
 	defer srv.Close()

@@ -16,6 +16,11 @@ import (
 //go:embed index.html app.js style.css
 var files embed.FS
 
+// CSP is the Content-Security-Policy to serve the app with: nothing but its
+// own origin.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 // FS holds index.html, app.js and style.css at its root. It is read-only,
 // so every caller may share it.
 func FS() fs.FS { return files }

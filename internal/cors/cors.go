@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
+	"bff/internal/policy"
 	"bff/internal/problem"
 )
 
@@ -29,13 +29,12 @@ func ParseOrigins(s string) ([]string, error) {
 			}
 			continue
 		}
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || raw == "*" {
-			errs = append(errs, fmt.Errorf("entry %d %q: must be an origin such as https://app.example.com", i+1, raw))
+		o, err := policy.Origin(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("entry %d %q: %w", i+1, raw, err))
 			continue
 		}
-		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+		out = append(out, o)
 	}
 	return out, errors.Join(errs...)
 }

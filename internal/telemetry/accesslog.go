@@ -65,6 +65,14 @@ func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, n
 	})
 }
 
+// NoteSubject records the subject of the session r carries, for r's
+// access-log line, which names it by [SubjectHash].
+func NoteSubject(r *http.Request, subject string) {
+	if info := infoFrom(r.Context()); info != nil {
+		info.subject = subject
+	}
+}
+
 // SubjectHash is how logs name a user: stable enough to follow one session
 // through the logs, not the identifier itself.
 func SubjectHash(subject string) string {

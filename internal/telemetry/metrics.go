@@ -74,14 +74,6 @@ func (m *Metrics) Refresh(outcome string)        { m.refreshes.WithLabelValues(o
 func (m *Metrics) SessionRejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
 func (m *Metrics) SessionSealed(bytes int)       { m.cookieBytes.Observe(float64(bytes)) }
 
-// Subject notes the session's subject, hashed, for the request's access-log
-// line.
-func (m *Metrics) Subject(r *http.Request, subject string) {
-	if info := infoFrom(r.Context()); info != nil {
-		info.subject = subject
-	}
-}
-
 func (m *Metrics) request(route string, status int) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
 }

@@ -1,0 +1,94 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+
+	"bff/cookie"
+	"bff/demo/spa"
+	"bff/internal/config"
+	"bff/internal/server"
+)
+
+// Run serves bff with the demo's OP, API and SPA, all in this process,
+// until ctx ends: `bff demo`. It listens on loopback only, because the demo
+// user's password is printed. BFF_LISTEN or PORT choose the address;
+// every other setting is bff's default for the configuration the demo
+// makes, and BFF_LOG_LEVEL (default warn) applies as usual.
+func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	addr := getenv("BFF_LISTEN")
+	if addr == "" {
+		port := getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = "127.0.0.1:" + port
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("demo: %w (set PORT to use another port)", err)
+	}
+	defer ln.Close()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	public := &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+
+	level := slog.LevelWarn
+	if v := getenv("BFF_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("BFF_LOG_LEVEL: must be debug, info, warn or error")
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: level}))
+
+	env, err := Start(ctx, public, log, Options{})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	key, err := cookie.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	// The demo is configured the way an operator configures bff, so it
+	// runs with bff's defaults and its validation.
+	demoEnv := map[string]string{
+		"BFF_ISSUER":        env.Issuer,
+		"BFF_CLIENT_ID":     ClientID,
+		"BFF_CLIENT_SECRET": env.ClientSecret,
+		"BFF_PUBLIC_URL":    public.String(),
+		"BFF_COOKIE_KEYS":   key,
+		"BFF_ROUTES":        "/api/=" + env.APIURL.String(),
+		"BFF_LOG_LEVEL":     level.String(),
+	}
+	cfg, err := config.Load(func(name string) string { return demoEnv[name] })
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	srv, err := server.New(cfg, log, server.Options{
+		Static:    spa.FS(),
+		StaticCSP: spa.CSP,
+		Mounts:    map[string]http.Handler{IdPPath + "/": env.IdPHandler()},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `bff demo is running.
+
+  Open      %s
+  Log in as %s / %s
+
+The demo API's access tokens live one minute: call the API, wait a minute,
+call it again, and watch bff refresh the token. Press Ctrl+C to stop.
+`, public, env.User.Username, env.User.Password)
+	return srv.Run(ctx, ln)
+}

@@ -1,0 +1,207 @@
+package bfftest
+
+import (
+	"bff/internal/bfftest/logsink"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Version is what [Build] stamps into the binary.
+const Version = "test"
+
+// RepoRoot is the module's root directory, wherever the test runs from.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the module root")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// GoCmd is the go command of the toolchain running the test.
+func GoCmd() string {
+	if root := runtime.GOROOT(); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "go"
+}
+
+// Offline keeps the go command from reaching the network: everything it
+// needs must already be in the module cache (go mod download).
+func Offline(env []string) []string {
+	return append(env, "GOPROXY=off", "GOFLAGS=-mod=readonly")
+}
+
+// Build builds the bff binary the way the Dockerfile does (static,
+// stripped, -trimpath, version [Version]) into a directory that lives as
+// long as the test, and returns its path.
+func Build(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: this test builds the bff binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bff")
+	build := exec.Command(GoCmd(), "build", "-trimpath",
+		"-ldflags", "-s -w -X bff/internal/version.stamp="+Version, "-o", bin, ".")
+	build.Dir = RepoRoot(t)
+	build.Env = append(Offline(os.Environ()), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s(the test does not download modules: run go mod download first)", err, out)
+	}
+	return bin
+}
+
+// Process is a running command whose output the test reads.
+type Process struct {
+	Stdout, Stderr *logsink.Buffer
+	cmd            *exec.Cmd
+	done           chan error
+}
+
+// StartProcess runs bin with args and exactly env (and PATH), collecting
+// its output. At cleanup, unless [Process.Stop] ran, it sends SIGTERM and
+// expects a clean exit within 20 s.
+func StartProcess(t testing.TB, bin string, env map[string]string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Stdout: &logsink.Buffer{}, Stderr: &logsink.Buffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = EnvList(env)
+	p.cmd.Stdout, p.cmd.Stderr = p.Stdout, p.Stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if err := p.Stop(20 * time.Second); err != nil {
+			t.Errorf("%s %v: %v\nstderr:\n%s", filepath.Base(bin), args, err, p.Stderr.String())
+		}
+	})
+	return p
+}
+
+// Stop sends SIGTERM and waits up to within for the process to exit; an
+// exit other than 0, or none in time (then it is killed), is an error.
+// Stopping a stopped process returns what the first Stop did.
+func (p *Process) Stop(within time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err // for the next Stop
+		return err
+	case <-time.After(within):
+		_ = p.cmd.Process.Kill()
+		p.done <- <-p.done
+		return fmt.Errorf("no exit within %v of SIGTERM", within)
+	}
+}
+
+// Exited reports whether the process has ended, and how.
+func (p *Process) Exited() (bool, error) {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// WaitFor waits up to within for stdout to match re and returns the
+// match's submatches. It fails the test when the process exits first or
+// the time runs out.
+func (p *Process) WaitFor(t testing.TB, re *regexp.Regexp, within time.Duration) []string {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(p.Stdout.String()); m != nil {
+			return m
+		}
+		if exited, err := p.Exited(); exited {
+			t.Fatalf("exited (%v) before printing %q:\nstdout:\n%s\nstderr:\n%s", err, re, p.Stdout.String(), p.Stderr.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("did not print %q within %v:\nstdout:\n%s\nstderr:\n%s", re, within, p.Stdout.String(), p.Stderr.String())
+		}
+	}
+}
+
+var listening = regexp.MustCompile(`(?m)^(.*"msg":"bff listening".*)$`)
+
+// Start runs bin serving with exactly env, waits for its "bff listening"
+// log line on stdout (every line before it must be JSON), and returns the
+// address it logged. At cleanup it sends SIGTERM and expects a clean exit.
+func Start(t testing.TB, bin string, env map[string]string) (addr string, p *Process) {
+	t.Helper()
+	p = StartProcess(t, bin, env)
+	line := p.WaitFor(t, listening, 10*time.Second)[1]
+	for l := range strings.SplitSeq(p.Stdout.String(), "\n") {
+		if l == line {
+			break
+		}
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("a log line on stdout is not JSON: %q", l)
+		}
+	}
+	var rec struct {
+		Addr    string `json:"addr"`
+		Version string `json:"version"`
+		Level   string `json:"level"`
+	}
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Addr == "" {
+		t.Fatalf("start-up log line without addr: %q", line)
+	}
+	if rec.Version != Version || rec.Level != "INFO" {
+		t.Errorf("start-up log line %q: want level INFO and version %s", line, Version)
+	}
+	return rec.Addr, p
+}
+
+// Run runs bin to completion with env and args, and returns its exit code,
+// stdout and stderr. It fails the test if bin is still running after 10 s.
+func Run(t testing.TB, bin string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = EnvList(env)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("bff %v kept running; expected it to finish", args)
+	}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String(), errb.String()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return 0, out.String(), errb.String()
+}
+
+// EnvList is env as a process environment, with PATH added.
+func EnvList(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,76 @@
+package bfftest
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+)
+
+// NewClient returns a client that behaves like a browser tab for bff's
+// purposes: it keeps cookies and does not follow redirects, so a test sees
+// each one.
+func NewClient(t testing.TB) (*http.Client, http.CookieJar) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: 256}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{
+		Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     transport,
+	}, jar
+}
+
+// Response is a finished exchange with its body read, for assertions and
+// leak scans.
+type Response struct {
+	*http.Response
+	Text string
+}
+
+// Get requests target (a URL, or a path on base) with c; headers are
+// name, value pairs.
+func Get(t testing.TB, c *http.Client, base, target string, headers ...string) Response {
+	t.Helper()
+	return Do(t, c, http.MethodGet, base, target, nil, headers...)
+}
+
+// Do sends one request with c and reads the whole answer.
+func Do(t testing.TB, c *http.Client, method, base, target string, body io.Reader, headers ...string) Response {
+	t.Helper()
+	if strings.HasPrefix(target, "/") {
+		target = base + target
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Response: resp, Text: string(b)}
+}
+
+// SetCookieNames are the names of the cookies a response sets or expires.
+func SetCookieNames(r Response) []string {
+	var names []string
+	for _, c := range r.Cookies() {
+		names = append(names, c.Name)
+	}
+	return names
+}

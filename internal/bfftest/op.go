@@ -1,0 +1,142 @@
+package bfftest
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"bff/demo/idp"
+	"bff/demo/idp/idptest"
+	"bff/internal/endpoint"
+)
+
+// IdPPath is where an OP's issuer lives on its server.
+const IdPPath = "/idp"
+
+// OP is the demo OpenID provider on a loopback server of its own, recorded
+// by an [idptest.Recorder]: its Counts and IssuedTokens are the OP's.
+type OP struct {
+	*idptest.Recorder
+	Provider     *idp.Provider
+	Server       *httptest.Server
+	Issuer       string // Server.URL + IdPPath
+	ClientID     string
+	ClientSecret string
+	// Down makes the OP answer every request with 503 while it is true.
+	Down atomic.Bool
+}
+
+// OPOptions shape an OP. The zero value is the demo's OP for a client
+// "bff", on 127.0.0.1.
+type OPOptions struct {
+	// Host is the loopback address to listen on; "" is 127.0.0.1. Another
+	// one (127.0.0.2) puts the OP on a site of its own, as a browser sees
+	// sites.
+	Host      string
+	ClientID  string        // "" is "bff"
+	AccessTTL time.Duration // the OP's access-token lifetime; 0 is its default
+	Reuse     time.Duration // the refresh-token reuse interval; 0 is strict rotation
+	// Wrap, when set, sits between the network and the OP, to make it slow
+	// or change what it says.
+	Wrap   func(http.Handler) http.Handler
+	Logger *slog.Logger // nil discards
+	// Unstarted leaves Server for the test to Start: an IdP that is not
+	// up yet.
+	Unstarted bool
+}
+
+// StartOP starts an OP whose one client is bff deployed at public: its
+// redirect URI is public's /auth/callback, and logout may return to public.
+// It stops when the test ends.
+func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
+	t.Helper()
+	op := &OP{ClientID: cmp.Or(o.ClientID, "bff"), ClientSecret: rand.Text()}
+	srv := httptest.NewUnstartedServer(nil)
+	if o.Host != "" {
+		ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, "0"))
+		if err != nil {
+			t.Fatalf("listen on %s: %v", o.Host, err)
+		}
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	op.Issuer = "http://" + srv.Listener.Addr().String() + IdPPath
+	var err error
+	op.Provider, err = idp.New(idp.Config{
+		Issuer:                 op.Issuer,
+		ClientID:               op.ClientID,
+		ClientSecret:           op.ClientSecret,
+		RedirectURIs:           []string{public.JoinPath(endpoint.Callback).String()},
+		PostLogoutRedirectURIs: []string{public.JoinPath("/").String()},
+		AccessTokenLifetime:    o.AccessTTL,
+		RefreshReuseInterval:   o.Reuse,
+		Logger:                 o.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Recorder = idptest.Record(op.Provider, op.ClientID, op.ClientSecret)
+	mux := http.NewServeMux()
+	mux.Handle(IdPPath+"/", http.StripPrefix(IdPPath, op.Recorder))
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if op.Down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	if o.Wrap != nil {
+		h = o.Wrap(h)
+	}
+	srv.Config.Handler = h
+	op.Server = srv
+	if !o.Unstarted {
+		srv.Start()
+	}
+	t.Cleanup(func() {
+		if srv.URL == "" { // never started: only the listener to close
+			srv.Listener.Close()
+			return
+		}
+		srv.Close()
+	})
+	return op
+}
+
+// Origin is the OP server's origin, "http://127.0.0.1:P".
+func (op *OP) Origin() string { return op.Server.URL }
+
+// Login signs the demo user in at the OP's form, starting from the
+// authorize URL bff redirected to, and returns the callback URL the OP
+// sends the browser back to. client must not follow redirects.
+func (op *OP) Login(t testing.TB, client *http.Client, authorizeURL string) *url.URL {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	user := idp.DemoUser()
+	cb, err := idptest.Login(ctx, client, authorizeURL, user.Username, user.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// RevokeAll revokes every token the OP issued; see [idptest.Recorder.RevokeAll].
+func (op *OP) RevokeAll(t testing.TB) {
+	t.Helper()
+	if err := op.Recorder.RevokeAll(); err != nil {
+		t.Fatal(err)
+	}
+}

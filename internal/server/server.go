@@ -1,0 +1,275 @@
+// Package server assembles bff from its packages: the auth endpoints
+// (oidc), the API routes (proxy), the probes, the static single-page app,
+// and the middleware around them all. It owns the wiring and the HTTP
+// server's limits; every decision about sessions, tokens and forwarding
+// belongs to the packages it wires.
+package server
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"bff/internal/config"
+	"bff/internal/endpoint"
+	"bff/internal/telemetry"
+	"bff/internal/version"
+	"bff/oidc"
+	"bff/proxy"
+)
+
+// Options are what a caller embedding bff adds to its configuration. The
+// zero value is the production server.
+type Options struct {
+	// Static, when set, is served at / instead of BFF_STATIC_DIR: the
+	// demo's SPA, compiled into the binary.
+	Static fs.FS
+	// StaticCSP is the Content-Security-Policy sent with every file of
+	// Static.
+	StaticCSP string
+	// Mounts are handlers served beside bff's own, by http.ServeMux
+	// pattern: the demo's OpenID provider.
+	Mounts map[string]http.Handler
+	// Now is the clock sessions and tokens are judged by; nil is time.Now.
+	Now func() time.Time
+	// Timeouts bound calls and clients; zero fields take the defaults.
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long bff waits. Zero fields take the defaults.
+type Timeouts struct {
+	IdP            time.Duration // each call to the IdP while a browser waits; default 10 s
+	UpstreamHeader time.Duration // an upstream's response headers; default 30 s
+	// Body bounds how long a client may take to send a request body before
+	// bff has authenticated it; default 15 s. ReadHeaderTimeout covers
+	// only the headers; without this, a client that announces a body and
+	// never sends it holds a connection for as long as it likes. The
+	// proxy lifts the deadline once a request is authenticated, for
+	// uploads, streams and WebSockets.
+	Body       time.Duration
+	ReadHeader time.Duration // a request's headers; default 10 s, which cuts slowloris clients
+	Shutdown   time.Duration // draining in-flight requests on shutdown; default 15 s
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	t.Body = cmp.Or(t.Body, 15*time.Second)
+	t.ReadHeader = cmp.Or(t.ReadHeader, 10*time.Second)
+	t.Shutdown = cmp.Or(t.Shutdown, 15*time.Second)
+	return t
+}
+
+// maxHeaderBytes leaves room for a session split into the most chunks a
+// browser will keep, and no more.
+const maxHeaderBytes = 64 << 10
+
+// Server is one bff replica.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	timeouts Timeouts
+	handler  http.Handler
+	auth     *oidc.Auth
+	metrics  *telemetry.Metrics
+}
+
+// New wires the packages into one handler. The server is not ready until
+// the identity provider's discovery document has loaded, which [Server.Run]
+// starts.
+func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, timeouts: o.Timeouts.withDefaults(), metrics: telemetry.NewMetrics()}
+	var err error
+	s.auth, err = oidc.New(oidc.Config{
+		Issuer:        cfg.Issuer,
+		ClientID:      cfg.ClientID,
+		ClientSecret:  cfg.ClientSecret,
+		PublicURL:     cfg.PublicURL,
+		Scopes:        cfg.Scopes,
+		AuthParams:    cfg.AuthParams,
+		PostLogoutURL: cfg.PostLogoutURL,
+		SessionMaxAge: cfg.SessionMaxAge,
+		SessionIdle:   cfg.SessionIdle,
+		ExposeToken:   cfg.ExposeToken,
+		Keys:          cfg.CookieKeys,
+		HTTPClient:    idpClient(),
+		Logger:        log,
+		Now:           o.Now,
+		Observer:      observer{s.metrics},
+		IdPTimeout:    o.Timeouts.IdP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var routes *proxy.Proxy
+	if len(cfg.Routes) > 0 {
+		routes, err = proxy.New(proxy.Config{
+			Routes:       cfg.Routes,
+			Tokens:       s.auth,
+			TokenError:   oidc.WriteError,
+			OwnsCookie:   s.auth.OwnsCookie,
+			PublicOrigin: cfg.PublicURL.String(),
+			Transport:    s.metrics.Transport(upstreamTransport(o.Timeouts.UpstreamHeader), proxy.RouteOf),
+			Logger:       log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.handler = s.routes(routes, o)
+	return s, nil
+}
+
+// idpClient is the client for every call to the IdP.
+func idpClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Enough idle connections for the refreshes one replica runs at once,
+	// so a burst of them does not open (and TLS-handshake) a connection each.
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: t,
+		// An IdP's token endpoint never redirects; following one would send
+		// the client secret somewhere unexpected.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func upstreamTransport(headerTimeout time.Duration) *http.Transport {
+	t := proxy.NewTransport()
+	if headerTimeout > 0 {
+		t.ResponseHeaderTimeout = headerTimeout
+	}
+	return t
+}
+
+// ServeHTTP serves the public listener.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Ready reports whether the identity provider's discovery document has
+// loaded.
+func (s *Server) Ready() bool { return s.auth.Ready() }
+
+// Run serves ln until ctx ends, then drains in-flight requests. It loads
+// the discovery document in the background, retrying until it succeeds,
+// and serves metrics on BFF_METRICS_LISTEN when that is set. ln is closed
+// when Run returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	var metricsLn net.Listener
+	if s.cfg.MetricsListen != "" {
+		var err error
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("BFF_METRICS_LISTEN: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	discoverCtx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	go func() { _ = s.auth.Discover(discoverCtx) }()
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux() // the metrics listener's whole surface
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		s.log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
+	s.log.Info("bff listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL.String(), "version", version.String())
+
+	select {
+	case err := <-errc:
+		srv.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeouts.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// routes is the public listener's route table.
+func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(endpoint.Auth, s.auth)
+	if s.cfg.AuthRatePerMinute > 0 {
+		limited := s.rateLimit(s.auth)
+		for _, p := range []string{endpoint.Login, endpoint.Callback} {
+			mux.Handle(p, limited)
+		}
+	}
+	mux.HandleFunc("GET "+endpoint.Health, func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET "+endpoint.Ready, func(w http.ResponseWriter, r *http.Request) {
+		if !s.auth.Ready() {
+			writeStatus(w, http.StatusServiceUnavailable, "identity provider not discovered yet")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	routeOf := func(string) string { return "" }
+	if routes != nil {
+		for _, pattern := range routes.Patterns() {
+			mux.Handle(pattern, routes)
+		}
+		routeOf = routes.Prefix
+	}
+	for pattern, h := range o.Mounts {
+		mux.Handle(pattern, h)
+	}
+	mux.Handle("/", s.static(o))
+	h := s.middleware(mux)
+	return telemetry.AccessLog(s.log, s.metrics, routeName(routeOf), h)
+}
+
+func (s *Server) static(o Options) http.Handler {
+	switch {
+	case o.Static != nil:
+		return withCSP(o.StaticCSP, http.FileServerFS(o.Static))
+	case s.cfg.StaticDir != "":
+		return http.FileServerFS(os.DirFS(s.cfg.StaticDir))
+	default:
+		return http.HandlerFunc(notFound)
+	}
+}
+
+// routeName names a request for metrics and the access log from a small,
+// fixed set, never the raw path: bff's own endpoints, and the route
+// prefix the proxy's own matching finds.
+func routeName(routeOf func(path string) string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		p := r.URL.Path
+		if name := endpoint.Name(p); name != "" {
+			return name
+		}
+		if prefix := routeOf(p); prefix != "" {
+			return prefix
+		}
+		return "/*"
+	}
+}
+
+// observer passes oidc's events to the metrics, and a session's subject to
+// the request's access-log line.
+type observer struct{ *telemetry.Metrics }
+
+func (observer) Subject(r *http.Request, subject string) { telemetry.NoteSubject(r, subject) }
