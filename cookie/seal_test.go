@@ -1,6 +1,7 @@
 package cookie
 
 import (
+	"bff/internal/bfftest/kit"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -61,7 +62,7 @@ func TestGoJoseDeflateInterop(t *testing.T) {
 	key := testKey(1)
 	k := mustKeys(t, key)
 	pt := tokenSetJSON(3000)
-	s := joseSeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "session", pt)
+	s := kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "session", pt)
 	if got, current, err := k.Open("session", s); err != nil || !current || !bytes.Equal(got, pt) {
 		t.Fatalf("go-jose DEFLATE value: %d bytes, %v, %v", len(got), current, err)
 	}
@@ -155,28 +156,6 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-// joseSeal builds a JWE with go-jose directly, to make values Seal never would.
-func joseSeal(t testing.TB, alg jose.KeyAlgorithm, enc jose.ContentEncryption, key []byte, kid, purpose string, pt []byte) string {
-	t.Helper()
-	opts := &jose.EncrypterOptions{Compression: jose.DEFLATE}
-	if purpose != "" {
-		opts.WithHeader(purposeHeader, purpose)
-	}
-	e, err := jose.NewEncrypter(enc, jose.Recipient{Algorithm: alg, Key: key, KeyID: kid}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := e.Encrypt(pt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // flip changes the character at i to another base64url character whose
 // 6 bits all differ, so the decoded bytes change wherever i is.
 func flip(s string, i int) string {
@@ -227,14 +206,14 @@ func TestOpenRefuses(t *testing.T) {
 		"header from another":    join([]string{mustSealSplit(t, k, "login")[0], "", seg[2], seg[3], seg[4]}),
 		"wrong purpose":          mustSeal(t, k, "login", pt),
 		"purpose prefix":         mustSeal(t, k, "sessio", pt),
-		"no purpose":             joseSeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "", pt),
-		"unknown kid":            joseSeal(t, jose.DIRECT, jose.A256GCM, key, "AAAAAAAAAAA", "session", pt),
-		"missing kid":            joseSeal(t, jose.DIRECT, jose.A256GCM, key, "", "session", pt),
-		"kid of another key":     joseSeal(t, jose.DIRECT, jose.A256GCM, testKey(2), kid(key), "session", pt),
-		"enc A128GCM":            joseSeal(t, jose.DIRECT, jose.A128GCM, key[:16], kid(key), "session", pt),
-		"enc A256CBC-HS512":      joseSeal(t, jose.DIRECT, jose.A256CBC_HS512, append(key, key...), kid(key), "session", pt),
-		"alg A256GCMKW":          joseSeal(t, jose.A256GCMKW, jose.A256GCM, key, kid(key), "session", pt),
-		"alg A256KW":             joseSeal(t, jose.A256KW, jose.A256GCM, key, kid(key), "session", pt),
+		"no purpose":             kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "", pt),
+		"unknown kid":            kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, key, "AAAAAAAAAAA", "session", pt),
+		"missing kid":            kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, key, "", "session", pt),
+		"kid of another key":     kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, testKey(2), kid(key), "session", pt),
+		"enc A128GCM":            kit.JOSESeal(t, jose.DIRECT, jose.A128GCM, key[:16], kid(key), "session", pt),
+		"enc A256CBC-HS512":      kit.JOSESeal(t, jose.DIRECT, jose.A256CBC_HS512, append(key, key...), kid(key), "session", pt),
+		"alg A256GCMKW":          kit.JOSESeal(t, jose.A256GCMKW, jose.A256GCM, key, kid(key), "session", pt),
+		"alg A256KW":             kit.JOSESeal(t, jose.A256KW, jose.A256GCM, key, kid(key), "session", pt),
 	}
 	for i := range good {
 		cases["prefix "+strconv.Itoa(i)] = good[:i]
@@ -272,7 +251,7 @@ func TestZipBomb(t *testing.T) {
 	k := mustKeys(t, key)
 	// 40 MB of zeros deflates ~1000:1, so the bomb fits under MaxSealedLen and
 	// it is go-jose's inflate limit, not the length cap, that must stop it.
-	bomb := joseSeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "session", make([]byte, 40<<20))
+	bomb := kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, key, kid(key), "session", make([]byte, 40<<20))
 	if len(bomb) > MaxSealedLen {
 		t.Fatalf("bomb is %d bytes, over MaxSealedLen: the test would not reach inflation", len(bomb))
 	}

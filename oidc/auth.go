@@ -155,16 +155,17 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // notFound answers what the endpoints above do not match, as problem+json
-// like every other error.
+// like every other error: 405 for an endpoint asked with another method
+// than GET, 404 for the rest.
 func (a *Auth) notFound(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case p == endpoint.Login, p == endpoint.Callback, p == endpoint.Session, p == endpoint.Logout,
-		p == endpoint.Token && a.cfg.ExposeToken:
+	get := r.Clone(r.Context())
+	get.Method = http.MethodGet
+	if _, pattern := a.mux.Handler(get); pattern != endpoint.Auth {
 		w.Header().Set("Allow", "GET")
 		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET.")
-	default:
-		problem.Write(w, http.StatusNotFound, "Not found", "")
+		return
 	}
+	problem.Write(w, http.StatusNotFound, "Not found", "")
 }
 
 // Ready reports whether the provider's discovery document has been loaded.

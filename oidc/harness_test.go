@@ -13,7 +13,7 @@ import (
 
 	"bff/cookie"
 	"bff/internal/bfftest"
-	"bff/internal/bfftest/logsink"
+	"bff/internal/bfftest/kit"
 	"bff/oidc"
 )
 
@@ -28,14 +28,14 @@ type env struct {
 	client *http.Client
 	jar    http.CookieJar
 	clock  *bfftest.Clock
-	logs   *logsink.Buffer
+	logs   *kit.Buffer
 	cfg    oidc.Config
 }
 
 // newEnv starts the OP and bff; each option may change bff's oidc.Config.
 func newEnv(t *testing.T, opts ...func(*oidc.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &bfftest.Clock{}, logs: &logsink.Buffer{}}
+	e := &env{t: t, clock: &bfftest.Clock{}, logs: &kit.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	e.bff = httptest.NewUnstartedServer(nil)

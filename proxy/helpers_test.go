@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"bff/internal/bfftest/logsink"
+	"bff/internal/bfftest/kit"
 	"bff/internal/problem"
 )
 
@@ -78,7 +78,7 @@ type fixture struct {
 	proxy  *Proxy
 	front  *httptest.Server
 	tokens *testTokens
-	logs   *logsink.Buffer
+	logs   *kit.Buffer
 }
 
 // newFixture builds a Proxy for routes (ParseRoutes syntax, with every
@@ -89,7 +89,7 @@ func newFixture(t testing.TB, routes, upstream string, mod func(*Config)) *fixtu
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{tokens: &testTokens{token: testToken}, logs: &logsink.Buffer{}}
+	f := &fixture{tokens: &testTokens{token: testToken}, logs: &kit.Buffer{}}
 	cfg := Config{
 		Routes: rs,
 		Tokens: f.tokens,

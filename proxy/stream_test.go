@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bff/internal/bfftest/kit"
 	"bufio"
 	"context"
 	"fmt"
@@ -97,20 +98,7 @@ func wsUpstream(t *testing.T) (*httptest.Server, <-chan *http.Request) {
 		w.Header().Add("Set-Cookie", "__Host-bff-session=FORGED")
 		w.Header().Add("Set-Cookie", "ws=1")
 		// The browser's Origin is the BFF's, not the upstream's own host.
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"app.example.test"}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
+		kit.EchoWebSocket(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"app.example.test"}})
 	}))
 	t.Cleanup(up.Close)
 	return up, seen

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bff/internal/bfftest/kit"
 	"context"
 	"net"
 	"net/http"
@@ -57,21 +58,8 @@ func TestResponseOnlyBffSetCookie(t *testing.T) {
 	}
 }
 
-// closedURL returns the address of a listener that has been closed, so that
-// dialling it is refused.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 func TestUpstreamDown(t *testing.T) {
-	f := newFixture(t, "/api/=UP/v1", closedURL(t), nil)
+	f := newFixture(t, "/api/=UP/v1", "http://"+kit.ClosedPort(t), nil)
 	res, body := f.get(t, "/api/x", http.Header{"Authorization": {"Bearer " + testToken}})
 	d := wantProblem(t, res, body, http.StatusBadGateway)
 	if d.Title != "Bad gateway" {

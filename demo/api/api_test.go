@@ -1,7 +1,7 @@
 package api
 
 import (
-	"bff/internal/bfftest/logsink"
+	"bff/internal/bfftest/kit"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -111,9 +111,9 @@ func (op *testOP) token(t *testing.T, claims map[string]any) string {
 
 // newAPI builds the API against op, sending its log to the returned buffer
 // so tests can check that no token reaches it.
-func newAPI(t *testing.T, ctx context.Context, op *testOP, client *http.Client) (http.Handler, *logsink.Buffer) {
+func newAPI(t *testing.T, ctx context.Context, op *testOP, client *http.Client) (http.Handler, *kit.Buffer) {
 	t.Helper()
-	logs := &logsink.Buffer{}
+	logs := &kit.Buffer{}
 	h, err := New(ctx, Config{
 		Issuer:     op.srv.URL,
 		Audience:   audience,

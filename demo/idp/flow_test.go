@@ -264,12 +264,7 @@ func TestRefreshRotation(t *testing.T) {
 		// Two replicas refreshing the same token at once: only one wins.
 		o := newTestOP(t, nil)
 		tok, _ := o.login(t)
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i := range errs {
-			wg.Go(func() { _, errs[i] = o.refresh(tok.RefreshToken) })
-		}
-		wg.Wait()
+		errs := o.raceRefresh(tok.RefreshToken)
 		if (errs[0] == nil) == (errs[1] == nil) {
 			t.Fatalf("racing refreshes: %v and %v, want exactly one to succeed", errs[0], errs[1])
 		}
@@ -278,12 +273,7 @@ func TestRefreshRotation(t *testing.T) {
 	t.Run("race within interval", func(t *testing.T) {
 		o := newTestOP(t, func(c *idp.Config) { c.RefreshReuseInterval = 5 * time.Second })
 		tok, _ := o.login(t)
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i := range errs {
-			wg.Go(func() { _, errs[i] = o.refresh(tok.RefreshToken) })
-		}
-		wg.Wait()
+		errs := o.raceRefresh(tok.RefreshToken)
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatalf("racing refreshes: %v and %v, want both to succeed", errs[0], errs[1])
 		}
@@ -415,4 +405,15 @@ func TestEndSession(t *testing.T) {
 	if c := o.rec.Counts(); c.EndSessions != 3 {
 		t.Errorf("EndSessions = %d, want 3", c.EndSessions)
 	}
+}
+
+// raceRefresh redeems refreshToken twice at once, as two replicas would.
+func (o *testOP) raceRefresh(refreshToken string) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = o.refresh(refreshToken) })
+	}
+	wg.Wait()
+	return errs
 }

@@ -1,7 +1,7 @@
 package bfftest
 
 import (
-	"bff/internal/bfftest/logsink"
+	"bff/internal/bfftest/kit"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -70,7 +70,7 @@ func Build(t testing.TB) string {
 
 // Process is a running command whose output the test reads.
 type Process struct {
-	Stdout, Stderr *logsink.Buffer
+	Stdout, Stderr *kit.Buffer
 	cmd            *exec.Cmd
 	done           chan error
 }
@@ -80,7 +80,7 @@ type Process struct {
 // expects a clean exit within 20 s.
 func StartProcess(t testing.TB, bin string, env map[string]string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Stdout: &logsink.Buffer{}, Stderr: &logsink.Buffer{}, done: make(chan error, 1)}
+	p := &Process{Stdout: &kit.Buffer{}, Stderr: &kit.Buffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = EnvList(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.Stdout, p.Stderr

@@ -65,18 +65,6 @@ func WaitReady(addr string, within time.Duration) error {
 	}
 }
 
-// ClosedPort returns a loopback address nothing listens on.
-func ClosedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // MustURL parses s, which must be a URL.
 func MustURL(t testing.TB, s string) *url.URL {
 	t.Helper()

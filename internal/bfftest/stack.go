@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"bff/internal/bfftest/logsink"
+	"bff/internal/bfftest/kit"
 	"bff/internal/endpoint"
 	"bff/internal/server"
 	"bff/oidc"
@@ -37,7 +37,7 @@ type Stack struct {
 	Env      map[string]string // the replicas' environment
 	Key      Key
 	Clock    *Clock
-	Logs     *logsink.Buffer // bff's and the OP's log lines, JSON, at debug level
+	Logs     *kit.Buffer // bff's and the OP's log lines, JSON, at debug level
 	Client   *http.Client
 	Jar      http.CookieJar
 	Requests *FrontLog // every request the front passed on
@@ -79,7 +79,7 @@ func FastTimeouts() server.Timeouts {
 // stops when the test ends.
 func NewStack(t testing.TB, o StackOptions) *Stack {
 	t.Helper()
-	s := &Stack{T: t, Clock: &Clock{}, Logs: &logsink.Buffer{}, Requests: &FrontLog{}, Key: NewKey(t)}
+	s := &Stack{T: t, Clock: &Clock{}, Logs: &kit.Buffer{}, Requests: &FrontLog{}, Key: NewKey(t)}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -104,7 +104,7 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		routes = append(routes, prefix+"="+up.URL)
 	}
 	for _, prefix := range o.Dead {
-		routes = append(routes, prefix+"=http://"+ClosedPort(t))
+		routes = append(routes, prefix+"=http://"+kit.ClosedPort(t))
 	}
 	s.Env = Env(s.OP, s.Public, s.Key)
 	s.Env["BFF_ROUTES"] = strings.Join(routes, ",")

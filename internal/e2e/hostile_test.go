@@ -16,6 +16,7 @@ import (
 
 	"bff/cookie"
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 	"bff/oidc"
 )
 
@@ -556,7 +557,7 @@ func TestHostileLoginConfusion(t *testing.T) {
 		foreign := mustSealWith(t, theirs, plain)
 		// The other key, but our kid in the header: only the tag can tell.
 		ourKid := ours.IDs()[0]
-		posing := joseSealPosing(t, otherKey, ourKid, plain)
+		posing := kit.JOSESeal(t, jose.DIRECT, jose.A256GCM, otherKey, ourKid, "session", plain)
 		for name, v := range map[string]string{"other kid": foreign, "our kid": posing} {
 			for _, path := range []string{"/auth/session", "/api/x"} {
 				resp := r.MustSend(bfftest.RawRequest{Target: path, Headers: []string{"X-CSRF: 1", cookieLine(oidc.SessionCookie + "=" + v)}})
@@ -584,25 +585,6 @@ func mustSealWith(t *testing.T, k *cookie.Keys, plain []byte) string {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// joseSealPosing seals plain as bff would, but under key while naming kid.
-func joseSealPosing(t *testing.T, key []byte, kid string, plain []byte) string {
-	t.Helper()
-	opts := (&jose.EncrypterOptions{Compression: jose.DEFLATE}).WithHeader("bff", "session")
-	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: key, KeyID: kid}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := enc.Encrypt(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // TestHostileHeadersToUpstream checks what reaches the upstream when the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 	"bufio"
 	"context"
 	"fmt"
@@ -38,20 +39,7 @@ func (u *streamUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/v1/ws":
 		u.auth <- r.Header.Get("Authorization")
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
+		kit.EchoWebSocket(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	default:
 		http.NotFound(w, r)
 	}

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 	"bff/internal/telemetry"
 )
 
 func TestMetricsScrape(t *testing.T) {
-	metrics := bfftest.ClosedPort(t)
+	metrics := kit.ClosedPort(t)
 	s := bfftest.NewStack(t, bfftest.StackOptions{Env: map[string]string{"BFF_METRICS_LISTEN": metrics}})
 	s.Login()
 	s.API("/api/a")

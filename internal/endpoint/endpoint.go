@@ -2,10 +2,13 @@
 // probes. Everything that needs to know them — the auth handler that serves
 // them, the rate limiter, the access log's route names, the proxy's and the
 // protected pages' refusal to shadow them — reads them here, so adding an
-// endpoint is one edit.
+// endpoint is one edit here and its handler.
 package endpoint
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Auth is the prefix of every endpoint the oidc package serves.
 const Auth = "/auth/"
@@ -22,23 +25,18 @@ const (
 	Ready  = "/readyz"
 )
 
-// RateLimited reports whether path is an endpoint that costs a round trip
-// to the identity provider without needing a session first, so it is
-// limited per client address.
-func RateLimited(path string) bool {
-	return path == Login || path == Callback
-}
+// All lists bff's own endpoints.
+func All() []string { return []string{Login, Callback, Session, Logout, Token, Health, Ready} }
 
-// Probe reports whether path is a health or readiness probe, which
-// orchestrators call every few seconds.
-func Probe(path string) bool { return path == Health || path == Ready }
+// RateLimited lists the endpoints limited per client address: each costs
+// a round trip to the identity provider, and needs no session first.
+func RateLimited() []string { return []string{Login, Callback} }
 
 // Name is path's name for metrics and the access log when path is one of
 // bff's own: the endpoint itself, "/auth/*" for anything else under /auth/,
 // or "" when path is not bff's.
 func Name(path string) string {
-	switch path {
-	case Login, Callback, Session, Logout, Token, Health, Ready:
+	if slices.Contains(All(), path) {
 		return path
 	}
 	if strings.HasPrefix(path, Auth) || path == Auth[:len(Auth)-1] {

@@ -27,8 +27,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return readDeadline(s.timeouts.Body, h)
 }
 
-// rateLimit limits logins and callbacks per client address: each costs a
-// round trip to the IdP, and needs no session first.
+// rateLimit limits requests per client address.
 func (s *Server) rateLimit(next http.Handler) http.Handler {
 	limiter := ratelimit.New(ratelimit.Config{
 		Rate:  rate.Limit(float64(s.cfg.AuthRatePerMinute) / 60),

@@ -212,7 +212,7 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 	mux.Handle(endpoint.Auth, s.auth)
 	if s.cfg.AuthRatePerMinute > 0 {
 		limited := s.rateLimit(s.auth)
-		for _, p := range []string{endpoint.Login, endpoint.Callback} {
+		for _, p := range endpoint.RateLimited() {
 			mux.Handle(p, limited)
 		}
 	}

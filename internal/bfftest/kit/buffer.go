@@ -1,7 +1,7 @@
-// Package logsink is where tests send the logs of servers they run: an
-// io.Writer that handlers on many goroutines write while the test reads.
-// It imports nothing of bff's, so every package's tests can use it.
-package logsink
+// Package kit is the part of bff's test fixture that imports nothing of
+// bff's own, so that the tests inside the packages bfftest builds on
+// (cookie, proxy, oidc) can use it as well as every suite.
+package kit
 
 import (
 	"strings"
