@@ -25,7 +25,7 @@ type opener struct {
 	aeads []cipher.AEAD
 
 	mu      sync.RWMutex
-	headers map[string]jweHeader // protected-header segment -> parsed; valid ones only
+	headers map[string]jweHeader // protected-header segment -> parsed; only ones that opened a value
 
 	inflaters sync.Pool // of io.ReadCloser implementing flate.Resetter
 	deflaters sync.Pool // of *flate.Writer
@@ -92,12 +92,19 @@ func (k *Keys) header(seg string) (jweHeader, error) {
 	if h.keyIndex < 0 {
 		return h, ErrUnknownKey
 	}
-	o.mu.Lock()
-	if len(o.headers) < maxCachedHeaders {
-		o.headers[seg] = h
-	}
-	o.mu.Unlock()
 	return h, nil
+}
+
+// rememberHeader caches a header that has just opened a value: only a
+// header the AEAD vouched for takes one of the few places, so crafted
+// headers cannot fill them.
+func (k *Keys) rememberHeader(seg string, h jweHeader) {
+	o := k.open
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.headers[seg]; !ok && len(o.headers) < maxCachedHeaders {
+		o.headers[strings.Clone(seg)] = h
+	}
 }
 
 // Open decrypts a value made by Seal for the same purpose with any key of the
@@ -151,6 +158,7 @@ func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bo
 	if err != nil {
 		return nil, false, ErrTampered
 	}
+	k.rememberHeader(hdrSeg, h)
 	plaintext, err = k.inflate(compressed)
 	if err != nil {
 		return nil, false, invalid("cannot inflate")

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -265,5 +266,39 @@ func TestZipBomb(t *testing.T) {
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 		t.Errorf("opening the bomb allocated %d bytes", alloc)
+	}
+}
+
+// TestHeaderCacheHoldsOnlyOpened: protected headers that pass every check
+// but the AES-GCM tag must not take the header cache's places, or 64
+// crafted values would fill it for good.
+func TestHeaderCacheHoldsOnlyOpened(t *testing.T) {
+	key := testKey(1)
+	k, err := NewKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := k.Seal("session", []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(genuine, ".")
+	for i := range 2 * maxCachedHeaders {
+		// A header that differs only in an extra space still parses, names
+		// the right key and asks for dir/A256GCM; its tag cannot match.
+		h := fmt.Sprintf(`{"alg":"dir","enc":"A256GCM","zip":"DEF","kid":%q,"bff":"session"%s}`, kid(key), strings.Repeat(" ", i))
+		forged := base64.RawURLEncoding.EncodeToString([]byte(h)) + "." + rest
+		if _, _, err := k.Open("session", forged); !errors.Is(err, ErrTampered) {
+			t.Fatalf("forged header %d: %v, want ErrTampered", i, err)
+		}
+	}
+	if n := len(k.open.headers); n != 0 {
+		t.Errorf("%d headers cached that never opened a value", n)
+	}
+	if _, _, err := k.Open("session", genuine); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.open.headers); n != 1 {
+		t.Errorf("%d headers cached after a genuine open, want 1", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +86,7 @@ type Auth struct {
 // provider is what discovery yields. It is swapped in whole, once, so a
 // request sees either no provider or a complete one.
 type provider struct {
-	oauth2     oauth2.Config
+	oauth2     oauth2.Config // its Endpoint.AuthStyle is the client authentication, for every call
 	verifier   *gooidc.IDTokenVerifier
 	userinfo   *gooidc.Provider // nil when the IdP has no userinfo endpoint
 	revocation string
@@ -134,7 +135,9 @@ func New(cfg Config) (*Auth, error) {
 	if limit <= 0 {
 		limit = 64
 	}
-	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout)
+	// A refusal is remembered as long as a copy of the cookie could still be
+	// used: the idle limit, counted from the last time it slid.
+	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout, cfg.SessionIdle+refreshMargin+touchInterval)
 	a.mux = http.NewServeMux()
 	a.mux.HandleFunc("GET "+endpoint.Login, a.login)
 	a.mux.HandleFunc("GET "+endpoint.Callback, a.callback)
@@ -207,17 +210,25 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	var extra struct {
-		Revocation string `json:"revocation_endpoint"`
-		EndSession string `json:"end_session_endpoint"`
+		Revocation        string   `json:"revocation_endpoint"`
+		EndSession        string   `json:"end_session_endpoint"`
+		TokenAuthMethods  []string `json:"token_endpoint_auth_methods_supported"`
+		RevokeAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)
 	}
+	style, err := authStyle(extra.TokenAuthMethods, extra.RevokeAuthMethods)
+	if err != nil {
+		return nil, err
+	}
+	ep := p.Endpoint()
+	ep.AuthStyle = style
 	out := &provider{
 		oauth2: oauth2.Config{
 			ClientID:     a.cfg.ClientID,
 			ClientSecret: a.cfg.ClientSecret,
-			Endpoint:     p.Endpoint(),
+			Endpoint:     ep,
 			RedirectURL:  a.cfg.PublicURL.JoinPath(endpoint.Callback).String(),
 			Scopes:       a.cfg.Scopes,
 		},
@@ -229,6 +240,34 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 		out.userinfo = p
 	}
 	return out, nil
+}
+
+// authStyle chooses, once, how every call bff makes with its client
+// credentials authenticates: the code exchange, refresh, revocation.
+// Leaving it to x/oauth2 would let it guess, and on a failed first call
+// try the other way, which redeems a refresh token twice (an IdP that
+// rotates refresh tokens then revokes the family). IdPs such as Hydra hold
+// a client to one method at every endpoint, so the revocation call must
+// match too. client_secret_basic is preferred, as RFC 6749 asks; an IdP
+// that lists no methods supports just that (OpenID Connect Discovery).
+func authStyle(token, revocation []string) (oauth2.AuthStyle, error) {
+	if len(token) == 0 {
+		token = []string{"client_secret_basic"}
+	}
+	both := func(m string) bool {
+		return slices.Contains(token, m) && (len(revocation) == 0 || slices.Contains(revocation, m))
+	}
+	switch {
+	case both("client_secret_basic"):
+		return oauth2.AuthStyleInHeader, nil
+	case both("client_secret_post"):
+		return oauth2.AuthStyleInParams, nil
+	case slices.Contains(token, "client_secret_basic"):
+		return oauth2.AuthStyleInHeader, nil
+	case slices.Contains(token, "client_secret_post"):
+		return oauth2.AuthStyleInParams, nil
+	}
+	return 0, fmt.Errorf("discovery document: the token endpoint takes neither client_secret_basic nor client_secret_post (it lists %q)", token)
 }
 
 // clientContext carries the injected HTTP client into go-oidc and x/oauth2,

@@ -42,7 +42,8 @@ func (c *openedCache) get(sealed string) (Session, bool, bool) {
 	e, ok := c.young[sealed]
 	if !ok {
 		if e, ok = c.old[sealed]; ok {
-			c.insert(sealed, e)
+			// A clone: sealed is part of the request's Cookie header.
+			c.insert(strings.Clone(sealed), e)
 		}
 	}
 	return e.s, e.current, ok

@@ -15,6 +15,8 @@ import (
 	"bff/internal/endpoint"
 	"bff/internal/policy"
 	"bff/internal/problem"
+
+	"golang.org/x/oauth2"
 )
 
 type sessionResponse struct {
@@ -60,10 +62,15 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // WriteError answers a failure of [Auth.AccessToken]: 401 for no session,
-// 503 when the IdP is unreachable.
+// 503 when the IdP is out, with the IdP's own Retry-After when it gave one.
 func WriteError(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrUnavailable) {
-		w.Header().Set("Retry-After", "5")
+		wait := "5"
+		var o *outage
+		if errors.As(err, &o) && o.retryAfter != "" {
+			wait = o.retryAfter
+		}
+		w.Header().Set("Retry-After", wait)
 		problem.Write(w, http.StatusServiceUnavailable, "Identity provider unavailable", "The session is intact; try again shortly.")
 		return
 	}
@@ -85,9 +92,15 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 	a.session.Expire(w, r)
 	p := a.provider.Load()
 	if p != nil && p.revocation != "" && s.RefreshToken != "" {
-		if err := a.revoke(r.Context(), p.revocation, s.RefreshToken); err != nil {
+		outcome := "revoked"
+		if err := a.revoke(r.Context(), p, s.RefreshToken); err != nil {
+			outcome = "failed"
+			if errors.Is(err, errRevocationRefused) {
+				outcome = "refused"
+			}
 			a.log.Warn("logout: revoking refresh token failed", "err", err)
 		}
+		a.obs.Revocation(outcome)
 	}
 	a.log.Info("logout", "session", s)
 	target := a.postLogoutURL()
@@ -120,21 +133,26 @@ func (a *Auth) postLogoutURL() string {
 }
 
 // revoke asks the IdP to forget the refresh token (RFC 7009), so a stolen
-// copy of the cookie is worthless after logout.
-func (a *Auth) revoke(ctx context.Context, endpoint, refreshToken string) error {
+// copy of the cookie is worthless after logout. The client authenticates
+// exactly as at the token endpoint.
+func (a *Auth) revoke(ctx context.Context, p *provider, refreshToken string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.IdPTimeout)
 	defer cancel()
-	form := url.Values{
-		"token":           {refreshToken},
-		"token_type_hint": {"refresh_token"},
-		"client_id":       {a.cfg.ClientID},
-		"client_secret":   {a.cfg.ClientSecret},
+	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
+	basic := p.oauth2.Endpoint.AuthStyle == oauth2.AuthStyleInHeader
+	if !basic {
+		form.Set("client_id", a.cfg.ClientID)
+		form.Set("client_secret", a.cfg.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.revocation, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("revocation request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic {
+		// Encoded as at the token endpoint (RFC 6749 section 2.3.1).
+		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.cfg.ClientSecret))
+	}
 	resp, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("revocation: %w", err)
@@ -142,10 +160,13 @@ func (a *Auth) revoke(ctx context.Context, endpoint, refreshToken string) error 
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("revocation endpoint answered %d", resp.StatusCode)
+		return fmt.Errorf("%w: revocation endpoint answered %d", errRevocationRefused, resp.StatusCode)
 	}
 	return nil
 }
+
+// errRevocationRefused is a revocation endpoint answering with an error.
+var errRevocationRefused = errors.New("revocation refused")
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -6,10 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -196,7 +193,7 @@ func (a *Auth) redeem(r *http.Request, p *provider, code string, st loginState) 
 	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		a.log.Warn("login: code exchange failed", "err", redactRetrieveError(err))
-		return nil, idpFailureStatus(err)
+		return nil, exchangeFailureStatus(err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
@@ -295,39 +292,6 @@ func safeErrorCode(code string) string {
 		return "error"
 	}
 	return code
-}
-
-// idpFailureStatus maps a failed token request: a 4xx from the IdP is a
-// refusal (400), no answer at all (a transport error or timeout) is
-// unavailable (503), and anything else — a 5xx, a body that is not an OAuth
-// token response — is a bad gateway (502).
-func idpFailureStatus(err error) int {
-	var re *oauth2.RetrieveError
-	var ue *url.Error
-	switch {
-	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500:
-		return http.StatusBadRequest
-	case errors.As(err, &re):
-		return http.StatusBadGateway
-	case errors.As(err, &ue), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusBadGateway
-	}
-}
-
-// redactRetrieveError keeps the IdP's error code and status but drops the
-// response body, which could echo a token back into the log.
-func redactRetrieveError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		status := 0
-		if re.Response != nil {
-			status = re.Response.StatusCode
-		}
-		return fmt.Errorf("token endpoint answered %d %s", status, safeErrorCode(re.ErrorCode))
-	}
-	return err
 }
 
 func truncate(s string, n int) string {

@@ -12,6 +12,10 @@ type Observer interface {
 	// "unavailable" (no usable answer), or "kept" (failed, but the current
 	// access token was still good and was used).
 	Refresh(outcome string)
+	// Revocation reports how revoking a refresh token at logout went:
+	// "revoked", "refused" (the IdP answered with an error) or "failed"
+	// (no answer).
+	Revocation(outcome string)
 	// SessionRejected reports why a session cookie was not accepted:
 	// "expired", "bad_key", "tampered" or "malformed".
 	SessionRejected(reason string)
@@ -25,6 +29,7 @@ type nopObserver struct{}
 
 func (nopObserver) Login(string)                  {}
 func (nopObserver) Refresh(string)                {}
+func (nopObserver) Revocation(string)             {}
 func (nopObserver) SessionRejected(string)        {}
 func (nopObserver) SessionSealed(int)             {}
 func (nopObserver) Subject(*http.Request, string) {}

@@ -2,11 +2,9 @@ package oidc
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -15,14 +13,6 @@ import (
 // refreshMargin: an access token this close to expiry is refreshed before
 // it is forwarded, so it cannot die on its way to the upstream.
 const refreshMargin = 30 * time.Second
-
-// recentRefreshTTL is how long a refresh result is kept for requests that
-// still carry the cookie from before it. Replaying their old refresh token
-// would be refused by an IdP that rotates refresh tokens.
-const recentRefreshTTL = 30 * time.Second
-
-// maxRecentRefreshes bounds the memory the recent results may take.
-const maxRecentRefreshes = 10_000
 
 // AccessToken returns a valid access token for the request's session,
 // refreshing it first when it is within 30 s of expiry. A refreshed or
@@ -78,12 +68,13 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	default:
 		a.obs.Refresh("unavailable")
 		a.log.Warn("refresh failed; identity provider unavailable", "err", err, "session", s)
-		return nil, ErrUnavailable
+		return nil, unavailable(err)
 	}
 }
 
-// errRefused marks a refresh the IdP answered with a 4xx: the refresh token
-// is dead (revoked, expired, rotated out) and retrying cannot help.
+// errRefused marks a refresh the IdP refused: its token endpoint answered
+// 400 or 401, so the refresh token is dead (revoked, expired, rotated out)
+// and retrying cannot help. Any other answer, or none, is an outage.
 var errRefused = errors.New("refresh refused")
 
 type refreshResult struct {
@@ -107,11 +98,10 @@ func (a *Auth) redeemRefreshToken(ctx context.Context, p *provider, s *Session) 
 	expired := &oauth2.Token{RefreshToken: s.RefreshToken, Expiry: time.Unix(1, 0)}
 	tok, err := p.oauth2.TokenSource(ctx, expired).Token()
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+		if refused(err) {
 			return refreshResult{}, fmt.Errorf("%w: %w", errRefused, redactRetrieveError(err))
 		}
-		return refreshResult{}, redactRetrieveError(err)
+		return refreshResult{}, &outage{retryAfter: retryAfter(err), err: redactRetrieveError(err)}
 	}
 	res := refreshResult{
 		accessToken:  tok.AccessToken,
@@ -130,107 +120,4 @@ func (a *Auth) redeemRefreshToken(ctx context.Context, p *provider, s *Session) 
 		res.idToken = raw
 	}
 	return res, nil
-}
-
-// refresher makes concurrent refreshes of one refresh token into a single
-// call to the IdP, remembers the result briefly for requests that arrive
-// with the old cookie, and caps the calls in flight.
-type refresher struct {
-	now     func() time.Time
-	timeout time.Duration
-	slots   chan struct{}
-	mu      sync.Mutex
-	calls   map[[32]byte]*refreshCall
-	recent  map[[32]byte]recentRefresh
-}
-
-type refreshCall struct {
-	done chan struct{}
-	res  refreshResult
-	err  error
-}
-
-type recentRefresh struct {
-	res   refreshResult
-	until time.Time
-}
-
-func newRefresher(maxInFlight int, now func() time.Time, timeout time.Duration) *refresher {
-	return &refresher{
-		now:     now,
-		timeout: timeout,
-		slots:   make(chan struct{}, maxInFlight),
-		calls:   map[[32]byte]*refreshCall{},
-		recent:  map[[32]byte]recentRefresh{},
-	}
-}
-
-// do runs fn once per refresh token at a time. The key is a hash, so the
-// maps never hold a refresh token that a heap dump could read as a key.
-func (f *refresher) do(ctx context.Context, refreshToken string, fn func(context.Context) (refreshResult, error)) (refreshResult, error) {
-	key := sha256.Sum256([]byte(refreshToken))
-	f.mu.Lock()
-	if r, ok := f.recent[key]; ok && f.now().Before(r.until) {
-		f.mu.Unlock()
-		return r.res, nil
-	}
-	c, inFlight := f.calls[key]
-	if !inFlight {
-		c = &refreshCall{done: make(chan struct{})}
-		f.calls[key] = c
-	}
-	f.mu.Unlock()
-
-	if inFlight {
-		select {
-		case <-c.done:
-			return c.res, c.err
-		case <-ctx.Done():
-			return refreshResult{}, ctx.Err()
-		}
-	}
-
-	// The call outlives the request that started it: the requests waiting
-	// on it must not fail because the first browser went away.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
-	defer cancel()
-	c.res, c.err = f.run(callCtx, fn)
-
-	f.mu.Lock()
-	delete(f.calls, key)
-	if c.err == nil {
-		f.remember(key, c.res)
-	}
-	f.mu.Unlock()
-	close(c.done)
-	return c.res, c.err
-}
-
-func (f *refresher) run(ctx context.Context, fn func(context.Context) (refreshResult, error)) (refreshResult, error) {
-	select {
-	case f.slots <- struct{}{}:
-		defer func() { <-f.slots }()
-	case <-ctx.Done():
-		return refreshResult{}, fmt.Errorf("waiting for a refresh slot: %w", ctx.Err())
-	}
-	return fn(ctx)
-}
-
-// remember must be called with f.mu held.
-func (f *refresher) remember(key [32]byte, res refreshResult) {
-	now := f.now()
-	if len(f.recent) >= maxRecentRefreshes {
-		for k, r := range f.recent {
-			if !now.Before(r.until) {
-				delete(f.recent, k)
-			}
-		}
-		for k := range f.recent {
-			if len(f.recent) < maxRecentRefreshes {
-				break
-			}
-			delete(f.recent, k)
-		}
-	}
-	f.recent[key] = recentRefresh{res: res, until: now.Add(recentRefreshTTL)}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestRefresherCoalesces(t *testing.T) {
-	f := newRefresher(4, time.Now, time.Second)
+	f := newRefresher(4, time.Now, time.Second, time.Hour)
 	var calls atomic.Int32
 	release := make(chan struct{})
 	fn := func(context.Context) (refreshResult, error) {
@@ -45,7 +45,7 @@ func TestRefresherCoalesces(t *testing.T) {
 }
 
 func TestRefresherCapsCallsInFlight(t *testing.T) {
-	f := newRefresher(1, time.Now, 50*time.Millisecond)
+	f := newRefresher(1, time.Now, 50*time.Millisecond, time.Hour)
 	started := make(chan struct{})
 	release := make(chan struct{})
 	go f.do(context.Background(), "rt-a", func(context.Context) (refreshResult, error) {

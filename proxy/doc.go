@@ -20,13 +20,16 @@
 //
 //  1. A route: otherwise 404.
 //  2. A clean path: no empty, "." or ".." segments, whether written plainly
-//     or percent-encoded ("%2e%2e", "..%2F"), and a backslash counts as a
-//     separator because some upstream servers treat it as one. Otherwise
-//     400: the proxy does not normalise, because the upstream might
-//     normalise differently, and a path that escapes the prefix after
-//     decoding would reach an endpoint the operator never routed.
-//     CONNECT and TRACE are refused (501): TRACE would echo the bearer
-//     token back to the page.
+//     or percent-encoded ("%2e%2e", "..%2F"), or hidden behind path
+//     parameters ("..;", ".;x", "..%3b"), which servlet containers drop
+//     before resolving dot segments; a backslash counts as a separator
+//     because some upstream servers treat it as one. Otherwise 400: the
+//     proxy does not normalise, because the upstream might normalise
+//     differently, and a path that escapes the prefix after decoding would
+//     reach an endpoint the operator never routed. Then a method an SPA's
+//     API calls use: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS,
+//     exactly so spelled; anything else (TRACE, which would echo the
+//     bearer token back to the page, "trace", TRACK, WebDAV's) gets 405.
 //  3. CSRF. The browser attaches the session cookie to any request to this
 //     origin, including ones a hostile site triggers, and the proxy turns
 //     that cookie into a token. So a normal request must carry "X-CSRF: 1":
@@ -45,21 +48,44 @@
 // The request as the browser sent it, except: Authorization is replaced by
 // the user's bearer token; X-CSRF is dropped; bff's own cookies (the sealed
 // session and login state) are removed from Cookie, the others kept byte
-// for byte; hop-by-hop headers are removed and X-Forwarded-For, -Host and
-// -Proto describe the browser's request (any the client sent are
-// discarded, since the client could forge them); Host is the upstream's.
-// [httputil.ReverseProxy] re-encodes a query it cannot parse exactly (one
-// with ';' or a bad escape), so that the upstream and the proxy never
-// disagree about parameters.
+// for byte; hop-by-hop headers are removed; Host is the upstream's. Every
+// header through which a client could say where a request came from or
+// what it asked for (Forwarded, any X-Forwarded-*, X-Real-IP,
+// True-Client-IP, X-Client-IP, CF-Connecting-IP, Fastly-Client-IP,
+// X-Cluster-Client-IP, X-Original-URL, X-Rewrite-URL) is dropped, and bff
+// sets its own: X-Forwarded-For is the client as [Config.ClientAddr]
+// resolves it (through the trusted proxies), X-Forwarded-Host and
+// X-Forwarded-Proto come from [Config.PublicOrigin], never from the
+// client's Host or from bff's own connection, which may be plain http
+// behind a load balancer that ends TLS. [httputil.ReverseProxy] re-encodes
+// a query it cannot parse exactly (one with ';' or a bad escape), so that
+// the upstream and the proxy never disagree about parameters.
 //
 // # What reaches the browser
 //
-// The upstream's response, status and body unchanged, except that a
-// Set-Cookie naming one of bff's cookies (or naming none at all, which some
-// browsers once serialised as any name the value chose) is dropped, so an
-// upstream can never overwrite or forge the session. An upstream that cannot
-// be reached, resets, or sends no headers within the transport's
-// ResponseHeaderTimeout gets 502; the cause goes to the log, never the body.
+// The upstream's response, status and body unchanged, except:
+//
+//   - A Set-Cookie naming one of bff's cookies (or naming none at all, which
+//     some browsers once serialised as any name the value chose) is
+//     dropped, so an upstream can never overwrite or forge the session; so
+//     are the upstream's Access-Control-* headers.
+//   - Cache-Control says private (the upstream's other directives kept,
+//     "public" dropped) unless it already says private or no-store: the
+//     request that reached a CDN in front of bff carried a cookie, not an
+//     Authorization header, so HTTP alone would let a shared cache store
+//     one user's answer for everyone.
+//   - The headers bff set before proxying (security headers, a resealed
+//     session cookie, the request id) are merged in at the final status:
+//     Set-Cookie and Vary add up, and for anything else the upstream's
+//     value replaces bff's, so a browser never sees two X-Frame-Options or
+//     two Strict-Transport-Security values (it would honour neither).
+//   - An informational response (103 Early Hints) carries the upstream's
+//     headers alone, filtered like the final response's; bff's own wait for
+//     the final one, which is where a refreshed session must arrive.
+//
+// An upstream that cannot be reached, resets, or sends no headers within
+// the transport's ResponseHeaderTimeout gets 502; the cause goes to the
+// log, never the body.
 //
 // # Streaming
 //

@@ -27,10 +27,16 @@ type testTokens struct {
 	token string
 	err   error
 	calls atomic.Int32
+	// setCookie, when set, is a Set-Cookie line written on the response,
+	// as a refresh that reseals the session writes one.
+	setCookie string
 }
 
 func (t *testTokens) AccessToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	t.calls.Add(1)
+	if t.setCookie != "" {
+		w.Header().Add("Set-Cookie", t.setCookie)
+	}
 	return t.token, t.err
 }
 
@@ -130,6 +136,18 @@ func (f *fixture) request(t testing.TB, method, target string, header http.Heade
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
+	return req
+}
+
+// requestTo is a GET of target on another server in front of the proxy,
+// passing the CSRF check.
+func (f *fixture) requestTo(t testing.TB, base, target string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Csrf", "1")
 	return req
 }
 

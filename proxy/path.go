@@ -21,10 +21,13 @@ func (rt *route) split(u *url.URL) (rest, rawRest string, ok bool) {
 	return u.Path[len(rt.bare):], raw[len(rt.bare):], true
 }
 
-// cleanPath reports whether p is absolute and has no empty, "." or ".."
-// segments (a trailing slash aside) and no control characters. It looks at
-// the decoded path, so percent-encoded dots and slashes count, and treats a
-// backslash as a separator too.
+// cleanPath reports whether p is absolute and every segment is a plain
+// name: no empty segment (a trailing slash aside), no "." or "..", and no
+// control characters. It looks at the decoded path, so percent-encoded dots,
+// slashes and semicolons count; a backslash is a separator too. A segment
+// is judged without its path parameters (";jsessionid=..."), because
+// servlet containers (Tomcat, Jetty, Spring) drop them before resolving dot
+// segments: "..;", ".;x" and "..%3b" are ".." and "." to them.
 func cleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
@@ -40,7 +43,13 @@ func cleanPath(p string) bool {
 				continue
 			}
 		}
-		switch p[start:i] {
+		seg := p[start:i]
+		if name, _, params := strings.Cut(seg, ";"); params {
+			if name == "" || name == "." || name == ".." {
+				return false
+			}
+		}
+		switch seg {
 		case ".", "..":
 			return false
 		case "":

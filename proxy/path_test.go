@@ -20,6 +20,9 @@ func TestCleanPath(t *testing.T) {
 		"": false, "a": false, "//": false, "/a//b": false, "/.": false, "/..": false,
 		"/a/./b": false, "/a/../b": false, "/a/..": false, "/a\\..\\b": false,
 		"/a\\\\b": false, "/a\x00": false, "/a\x7f": false, "/a\tb": false, "\\a": false,
+		"/a;b": true, "/a/b;jsessionid=1/c": true, "/a/..b;x": true, "/a/...;x": true,
+		"/a/..;/b": false, "/a/.;/b": false, "/a/..;x=1/b": false, "/a/;/b": false, "/a/;": false,
+		"/..;": false, "/a\\..;\\b": false, "/a/.;": false,
 	} {
 		if got := cleanPath(p); got != want {
 			t.Errorf("cleanPath(%q) = %v, want %v", p, got, want)
@@ -36,6 +39,8 @@ func FuzzForwardPath(f *testing.F) {
 		"/api/x?q=1", "/api", "/api/", "/api/v2/x", "/root/a%2Fb", "/api/%2e%2e/admin",
 		"/api/..%2Fadmin", "/api%2Fv2/x", "/api/a%00b", "/api/a%zzb", "/api/x?a=%zz;b", "*",
 		"/api/caf%C3%A9", "/api/\\..\\x", "/root", "/api/%2E%2e%5cadmin",
+		"/api/..;/admin", "/api/%2e%2e;/admin", "/api/..%3b/admin", "/api/.;/admin",
+		"/api/%2E%2e%3B/admin", "/api/x;y/z", "/api/a;b=c/..%3Bd/e", "/root/;/x",
 	} {
 		f.Add(s)
 	}
@@ -92,6 +97,11 @@ func FuzzForwardPath(f *testing.F) {
 		if !cleanPath(got) {
 			t.Fatalf("%q forwarded as unclean %q", target, got)
 		}
+		// An upstream that resolves the path as a servlet container does
+		// must still land inside the route's base.
+		if resolved, ok := servletPath(got); !ok || (resolved != rt.upPath && !strings.HasPrefix(resolved, base+"/")) {
+			t.Fatalf("%q forwarded as %q, which a servlet container resolves to %q, outside %q", target, got, resolved, base)
+		}
 		esc := out.URL.EscapedPath()
 		if dec, err := url.PathUnescape(esc); err != nil || dec != got {
 			t.Fatalf("%q: escaped path %q does not decode to %q", target, esc, got)
@@ -106,4 +116,30 @@ func FuzzForwardPath(f *testing.F) {
 			t.Fatalf("%q: query %q, want %q", target, q, u.RawQuery)
 		}
 	})
+}
+
+// servletPath resolves p as Tomcat, Jetty and Spring do: backslashes are
+// separators, each segment loses its ";parameters", then "." and ".."
+// segments are resolved. ok is false when ".." climbs above the root.
+func servletPath(p string) (resolved string, ok bool) {
+	var out []string
+	segs := strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' })
+	for _, seg := range segs {
+		seg, _, _ = strings.Cut(seg, ";")
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(out) == 0 {
+				return "", false
+			}
+			out = out[:len(out)-1]
+		default:
+			out = append(out, seg)
+		}
+	}
+	resolved = "/" + strings.Join(out, "/")
+	if strings.HasSuffix(p, "/") && len(out) > 0 {
+		resolved += "/"
+	}
+	return resolved, true
 }

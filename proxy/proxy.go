@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,8 +38,12 @@ type Config struct {
 	// PublicOrigin is the BFF's origin ("https://app.example.com");
 	// WebSocket upgrades must carry exactly this Origin.
 	PublicOrigin string
-	Transport    http.RoundTripper // nil: NewTransport()
-	Logger       *slog.Logger      // nil: discard
+	// ClientAddr is the browser's address, as X-Forwarded-For tells the
+	// upstream: the TCP peer, or the client behind trusted load balancers.
+	// Nil takes the TCP peer.
+	ClientAddr func(*http.Request) netip.Addr
+	Transport  http.RoundTripper // nil: NewTransport()
+	Logger     *slog.Logger      // nil: discard
 }
 
 // Proxy is the handler for every route. Its zero value is not usable; call
@@ -49,6 +54,9 @@ type Proxy struct {
 	tokenError func(http.ResponseWriter, error)
 	ownsCookie func(string) bool
 	origin     string // serialised as browsers send it in Origin
+	publicHost string // X-Forwarded-Host
+	publicProt string // X-Forwarded-Proto
+	clientAddr func(*http.Request) netip.Addr
 	log        *slog.Logger
 	rp         *httputil.ReverseProxy
 }
@@ -76,12 +84,19 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: PublicOrigin: %w", err)
 	}
+	scheme, host, _ := strings.Cut(origin, "://")
 	p := &Proxy{
 		tokens:     cfg.Tokens,
 		tokenError: cfg.TokenError,
 		ownsCookie: cfg.OwnsCookie,
 		origin:     origin,
+		publicHost: host,
+		publicProt: scheme,
+		clientAddr: cfg.ClientAddr,
 		log:        cfg.Logger,
+	}
+	if p.clientAddr == nil {
+		p.clientAddr = peerAddr
 	}
 	if p.tokenError == nil {
 		p.tokenError = func(w http.ResponseWriter, _ error) {
@@ -183,6 +198,8 @@ type forward struct {
 	route         *route
 	rest, rawRest string // request path after the prefix, decoded and escaped
 	token         string
+	client        netip.Addr  // the browser, for X-Forwarded-For
+	bff           http.Header // what bff set on the response before proxying
 }
 
 type forwardKey struct{}
@@ -200,10 +217,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "Bad request path", "The path must not contain empty, '.' or '..' segments, encoded separators within the route prefix, or control characters.")
 		return
 	}
-	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
-		// TRACE would echo the attached token back to the page.
-		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "The proxy does not forward CONNECT or TRACE.")
+	if !forwardedMethod(r.Method) {
+		// TRACE (in any spelling an upstream might accept) would echo the
+		// attached token back to the page; other methods are nothing an
+		// SPA's API calls need.
+		w.Header().Set("Allow", allowedMethods)
+		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "The proxy forwards "+allowedMethods+".")
 		return
 	}
 	switch up := upgrade(r.Header); {
@@ -232,8 +251,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// send its body; an authenticated one may upload, stream or hold a
 	// WebSocket as long as the upstream wants.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{route: rt, rest: rest, rawRest: rawRest, token: token})
-	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	f := &forward{route: rt, rest: rest, rawRest: rawRest, token: token, client: p.clientAddr(r), bff: w.Header()}
+	ctx := context.WithValue(r.Context(), forwardKey{}, f)
+	p.rp.ServeHTTP(&responseWriter{ResponseWriter: w, ownsCookie: p.ownsCookie}, r.WithContext(ctx))
+}
+
+// allowedMethods are the only methods forwarded, exactly as spelled here.
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+func forwardedMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// peerAddr is the request's TCP peer.
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // upgrade returns the protocol a request asks to switch to, or "". Like

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -141,6 +142,19 @@ func TestBadPath(t *testing.T) {
 		"/api/v2%2Fx",
 		"/%61pi/x",
 		"/api%2F",
+		// Dot segments behind path parameters, which servlet containers
+		// resolve after dropping ";...".
+		"/api/..;/admin",
+		"/api/%2e%2e;/admin",
+		"/api/%2E%2e;/admin",
+		"/api/..%3b/admin",
+		"/api/..%3B/admin",
+		"/api/.%2e%3bjsessionid=x/admin",
+		"/api/.;/admin",
+		"/api/.;x=1/admin",
+		"/api/x/..;y=2",
+		"/api/;/admin",
+		"/api/x/%3b",
 	} {
 		t.Run(target, func(t *testing.T) {
 			res, body := f.get(t, target, nil)
@@ -155,8 +169,15 @@ func TestBadPath(t *testing.T) {
 func TestRefusedMethodsAndUpgrades(t *testing.T) {
 	up, hits := newEcho(t)
 	f := newFixture(t, routes, up.URL, nil)
-	res, body := f.do(t, http.MethodTrace, "/api/x", http.Header{"X-Csrf": {"1"}})
-	wantProblem(t, res, body, http.StatusMethodNotAllowed)
+	// Methods are case-sensitive, and an upstream may not think so: only
+	// the seven an SPA's API calls use pass, exactly as spelled.
+	for _, m := range []string{"TRACE", "trace", "Trace", "TRACK", "track", "get", "Post", "PROPFIND", "MKCOL", "COPY", "LOCK", "DEBUG", "FOO"} {
+		res, body := f.do(t, m, "/api/x", http.Header{"X-Csrf": {"1"}})
+		wantProblem(t, res, body, http.StatusMethodNotAllowed)
+		if allow := res.Header.Get("Allow"); allow != allowedMethods {
+			t.Errorf("%s: Allow %q", m, allow)
+		}
+	}
 
 	// A client cannot easily send CONNECT for a path, so call the handler.
 	rec := httptest.NewRecorder()
@@ -165,7 +186,7 @@ func TestRefusedMethodsAndUpgrades(t *testing.T) {
 	f.proxy.ServeHTTP(rec, req)
 	wantProblem(t, rec.Result(), rec.Body.Bytes(), http.StatusMethodNotAllowed)
 
-	res, body = f.get(t, "/api/x", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"h2c"}, "Origin": {testOrigin}})
+	res, body := f.get(t, "/api/x", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"h2c"}, "Origin": {testOrigin}})
 	wantProblem(t, res, body, http.StatusBadRequest)
 	if n := hits.Load(); n != 0 {
 		t.Errorf("upstream called %d times", n)
@@ -252,26 +273,36 @@ func TestRequestHeaders(t *testing.T) {
 	up, _ := newEcho(t)
 	f := newFixture(t, routes, up.URL, nil)
 	res, body := f.get(t, "/api/x", http.Header{
-		"Authorization":     {"Bearer from-the-browser"},
-		"X-Forwarded-For":   {"6.6.6.6"},
-		"X-Forwarded-Host":  {"evil.test"},
-		"X-Forwarded-Proto": {"gopher"},
-		"Forwarded":         {"for=6.6.6.6"},
-		"Accept":            {"application/json"},
-		"X-Request-Id":      {"abc"},
-		"Connection":        {"X-Hop"},
-		"X-Hop":             {"1"},
+		"Authorization":       {"Bearer from-the-browser"},
+		"X-Forwarded-For":     {"6.6.6.6"},
+		"X-Forwarded-Host":    {"evil.test"},
+		"X-Forwarded-Proto":   {"gopher"},
+		"X-Forwarded-Port":    {"6666"},
+		"X-Forwarded-Prefix":  {"/admin"},
+		"Forwarded":           {"for=6.6.6.6"},
+		"X-Real-Ip":           {"6.6.6.6"},
+		"True-Client-Ip":      {"6.6.6.6"},
+		"X-Client-Ip":         {"6.6.6.6"},
+		"Cf-Connecting-Ip":    {"6.6.6.6"},
+		"Fastly-Client-Ip":    {"6.6.6.6"},
+		"X-Cluster-Client-Ip": {"6.6.6.6"},
+		"X-Original-Url":      {"/admin"},
+		"X-Rewrite-Url":       {"/admin"},
+		"Accept":              {"application/json"},
+		"X-Request-Id":        {"abc"},
+		"Connection":          {"X-Hop"},
+		"X-Hop":               {"1"},
 	})
 	e := decodeEcho(t, res, body)
-	frontHost := strings.TrimPrefix(f.front.URL, "http://")
 	upHost := strings.TrimPrefix(up.URL, "http://")
 	for _, c := range []struct{ name, got, want string }{
 		{"Authorization", strings.Join(e.Header["Authorization"], ","), "Bearer " + testToken},
 		{"X-Csrf", e.Header.Get("X-Csrf"), ""},
 		{"X-Forwarded-For", strings.Join(e.Header["X-Forwarded-For"], ","), "127.0.0.1"},
-		{"X-Forwarded-Host", e.Header.Get("X-Forwarded-Host"), frontHost},
-		{"X-Forwarded-Proto", e.Header.Get("X-Forwarded-Proto"), "http"},
-		{"Forwarded", e.Header.Get("Forwarded"), ""},
+		// From the public origin bff was configured with, whatever the
+		// client's Host or bff's own connection.
+		{"X-Forwarded-Host", strings.Join(e.Header["X-Forwarded-Host"], ","), "app.example.test"},
+		{"X-Forwarded-Proto", strings.Join(e.Header["X-Forwarded-Proto"], ","), "https"},
 		{"Host", e.Host, upHost},
 		{"Accept", e.Header.Get("Accept"), "application/json"},
 		{"X-Request-Id", e.Header.Get("X-Request-Id"), "abc"},
@@ -280,6 +311,25 @@ func TestRequestHeaders(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("upstream saw %s %q, want %q", c.name, c.got, c.want)
 		}
+	}
+	for _, name := range []string{"X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Real-Ip", "True-Client-Ip",
+		"X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url"} {
+		if v, ok := e.Header[name]; ok {
+			t.Errorf("the client's %s %q reached the upstream", name, v)
+		}
+	}
+}
+
+// TestClientAddr: X-Forwarded-For is the client as bff resolved it
+// (through its trusted proxies), not what the client or a proxy wrote.
+func TestClientAddr(t *testing.T) {
+	up, _ := newEcho(t)
+	f := newFixture(t, routes, up.URL, func(c *Config) {
+		c.ClientAddr = func(*http.Request) netip.Addr { return netip.MustParseAddr("203.0.113.7") }
+	})
+	res, body := f.get(t, "/api/x", http.Header{"X-Forwarded-For": {"6.6.6.6, 10.0.0.1"}})
+	if got := decodeEcho(t, res, body).Header["X-Forwarded-For"]; len(got) != 1 || got[0] != "203.0.113.7" {
+		t.Errorf("upstream saw X-Forwarded-For %q, want the resolved client 203.0.113.7", got)
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 const statusClientClosed = 499
 
 // rewrite is the ReverseProxy's Rewrite hook. By the time it runs,
-// ReverseProxy has removed hop-by-hop headers and any X-Forwarded-* and
-// Forwarded the client sent.
+// ReverseProxy has removed hop-by-hop headers, Forwarded, and the
+// X-Forwarded-For, -Host and -Proto the client sent.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	f := pr.In.Context().Value(forwardKey{}).(*forward)
 	out, up := pr.Out, f.route.upstream
@@ -24,10 +24,35 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Opaque, out.URL.User = "", nil
 	out.URL.Path, out.URL.RawPath = f.route.target(f.rest, f.rawRest)
 	out.Host = "" // send the upstream's own name, as ProxyRequest.SetURL does
-	pr.SetXForwarded()
+	dropClientForwarding(out.Header)
+	// What the browser asked for, as bff's operator configured it: never
+	// the client's Host, nor bff's own connection, which may be plain
+	// http behind a load balancer that ends TLS.
+	if f.client.IsValid() {
+		out.Header.Set("X-Forwarded-For", f.client.String())
+	}
+	out.Header.Set("X-Forwarded-Host", p.publicHost)
+	out.Header.Set("X-Forwarded-Proto", p.publicProt)
 	out.Header.Set("Authorization", "Bearer "+f.token)
 	out.Header.Del(policy.CSRFHeader)
 	p.filterCookies(out.Header)
+}
+
+// dropClientForwarding removes every header through which a client could
+// tell the upstream where a request came from or what it asked for:
+// upstreams and the frameworks in them believe these, and only bff may say.
+func dropClientForwarding(h http.Header) {
+	for name := range h {
+		if strings.HasPrefix(name, "X-Forwarded-") {
+			delete(h, name)
+		}
+	}
+	for _, name := range []string{
+		"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+		"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url",
+	} {
+		delete(h, name)
+	}
 }
 
 // target joins the request path after the prefix onto the upstream path
@@ -86,20 +111,43 @@ func (p *Proxy) filterCookies(h http.Header) {
 }
 
 // filterResponse is the ReverseProxy's ModifyResponse hook, run on every
-// upstream response including a WebSocket's 101. It drops any Set-Cookie
-// that would overwrite one of bff's cookies, and any without a name: some
-// browsers stored "=__Host-x=y" as a nameless cookie and sent it back as
-// "__Host-x=y", letting a site forge a cookie it could not set by name.
+// final upstream response, a WebSocket's 101 included.
 //
-// It also drops the upstream's CORS headers: bff alone decides which other
-// origins may read its responses, and by default none may.
+// It drops any Set-Cookie that would overwrite one of bff's cookies (see
+// [dropOwnCookies]) and the upstream's CORS headers: bff alone decides
+// which other origins may read its responses, and by default none may.
+//
+// It marks the response private for caches: the request that reached a
+// CDN carried a cookie, not an Authorization header, so nothing in HTTP
+// stops a shared cache from serving one user's answer to everyone.
 func (p *Proxy) filterResponse(res *http.Response) error {
 	for name := range res.Header {
 		if strings.HasPrefix(name, "Access-Control-") {
 			delete(res.Header, name)
 		}
 	}
-	lines := res.Header["Set-Cookie"]
+	for _, name := range dropOwnCookies(res.Header, p.ownsCookie) {
+		p.log.Warn("proxy: dropped upstream Set-Cookie", "route", routePrefix(res.Request), "cookie", name)
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// ReverseProxy writes a 101 itself, from res.Header, on the
+		// hijacked connection: bff's own headers (a resealed session) go
+		// in here.
+		if f, ok := res.Request.Context().Value(forwardKey{}).(*forward); ok {
+			mergeHeaders(res.Header, f.bff, false)
+		}
+		return nil
+	}
+	privateCache(res.Header)
+	return nil
+}
+
+// dropOwnCookies removes every Set-Cookie of h that names one of bff's
+// cookies, or names none at all: some browsers stored "=__Host-x=y" as a
+// nameless cookie and sent it back as "__Host-x=y", letting a site forge a
+// cookie it could not set by name. It returns the names it dropped.
+func dropOwnCookies(h http.Header, ownsCookie func(string) bool) (dropped []string) {
+	lines := h["Set-Cookie"]
 	if len(lines) == 0 {
 		return nil
 	}
@@ -108,18 +156,64 @@ func (p *Proxy) filterResponse(res *http.Response) error {
 		pair, _, _ := strings.Cut(line, ";")
 		name, _, hasValue := strings.Cut(pair, "=")
 		name = textproto.TrimString(name)
-		if !hasValue || name == "" || p.ownsCookie(name) {
-			p.log.Warn("proxy: dropped upstream Set-Cookie", "route", routePrefix(res.Request), "cookie", name)
+		if !hasValue || name == "" || ownsCookie(name) {
+			dropped = append(dropped, name)
 			continue
 		}
 		kept = append(kept, line)
 	}
 	if len(kept) == 0 {
-		res.Header.Del("Set-Cookie")
+		delete(h, "Set-Cookie")
 	} else {
-		res.Header["Set-Cookie"] = kept
+		h["Set-Cookie"] = kept
 	}
-	return nil
+	return dropped
+}
+
+// privateCache makes h's Cache-Control say private, keeping the other
+// directives, unless it already says private or no-store. A "public"
+// would contradict it and goes.
+func privateCache(h http.Header) {
+	lines := h["Cache-Control"]
+	dirs := []string{"private"}
+	for _, line := range lines {
+		for d := range strings.SplitSeq(line, ",") {
+			d = textproto.TrimString(d)
+			switch name, _, _ := strings.Cut(strings.ToLower(d), "="); {
+			case d == "":
+			case strings.EqualFold(d, "private"), name == "no-store":
+				return
+			case name == "public":
+			default:
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	if len(dirs) == 1 {
+		h["Cache-Control"] = []string{"private"}
+		return
+	}
+	h["Cache-Control"] = []string{strings.Join(dirs, ", ")}
+}
+
+// mergeHeaders adds src to dst. Set-Cookie and Vary lines are added to
+// dst's; any other header of src replaces dst's when replace is true, and
+// is added only where dst has none when it is false. Either way a header
+// has one source's values, never both: a browser that sees two
+// X-Frame-Options or two Strict-Transport-Security honours neither.
+func mergeHeaders(dst, src http.Header, replace bool) {
+	for name, values := range src {
+		switch {
+		case name == "Set-Cookie" || name == "Vary":
+			dst[name] = append(dst[name], values...)
+		case replace:
+			dst[name] = values
+		default:
+			if _, ok := dst[name]; !ok {
+				dst[name] = values
+			}
+		}
+	}
 }
 
 // proxyError is the ReverseProxy's ErrorHandler: the upstream could not be

@@ -63,6 +63,13 @@ type Config struct {
 	// browser to.
 	PostLogoutRedirectURIs []string
 
+	// ClientAuthMethod, when set, is the one way the client may
+	// authenticate at the token and revocation endpoints,
+	// "client_secret_basic" or "client_secret_post", and the only one
+	// discovery lists, as an IdP that holds each client to its registered
+	// method does. Empty accepts and lists both.
+	ClientAuthMethod string
+
 	// Users who can log in. Empty means DemoUser() alone.
 	Users []User
 
@@ -96,6 +103,7 @@ type settings struct {
 	accessTTL, idTTL       time.Duration
 	refreshTTL             time.Duration
 	reuseInterval          time.Duration
+	clientAuth             string
 	log                    *slog.Logger
 }
 
@@ -136,7 +144,13 @@ func (c Config) settings() (settings, error) {
 		idTTL:                  c.IDTokenLifetime,
 		refreshTTL:             c.RefreshTokenLifetime,
 		reuseInterval:          c.RefreshReuseInterval,
+		clientAuth:             c.ClientAuthMethod,
 		log:                    c.Logger,
+	}
+	switch s.clientAuth {
+	case "", authBasic, authPost:
+	default:
+		return settings{}, fmt.Errorf("client auth method %q: want %s or %s", s.clientAuth, authBasic, authPost)
 	}
 	if len(s.users) == 0 {
 		s.users = []User{DemoUser()}

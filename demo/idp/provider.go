@@ -80,7 +80,9 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("GET "+loginPath, login.show)
 	mux.HandleFunc("POST "+loginPath, login.submit)
 	mux.HandleFunc("GET "+loggedOutPath, serveLoggedOut)
-	mux.Handle(provider.TokenEndpoint().Relative(), logGrants(s.log, provider))
+	mux.Handle(provider.TokenEndpoint().Relative(), clientAuth(s.clientAuth, logGrants(s.log, provider)))
+	mux.Handle(provider.RevocationEndpoint().Relative(), clientAuth(s.clientAuth, provider))
+	mux.Handle(oidc.DiscoveryEndpoint, listClientAuth(s.clientAuth, provider))
 	mux.Handle("/", provider)
 	p.mux = mux
 	return p, nil

@@ -44,6 +44,9 @@ type OPOptions struct {
 	ClientID  string        // "" is "bff"
 	AccessTTL time.Duration // the OP's access-token lifetime; 0 is its default
 	Reuse     time.Duration // the refresh-token reuse interval; 0 is strict rotation
+	// ClientAuth, when set, is the one client authentication method the OP
+	// accepts and lists: "client_secret_basic" or "client_secret_post".
+	ClientAuth string
 	// Wrap, when set, sits between the network and the OP, to make it slow
 	// or change what it says.
 	Wrap   func(http.Handler) http.Handler
@@ -78,6 +81,7 @@ func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
 		PostLogoutRedirectURIs: []string{public.JoinPath("/").String()},
 		AccessTokenLifetime:    o.AccessTTL,
 		RefreshReuseInterval:   o.Reuse,
+		ClientAuthMethod:       o.ClientAuth,
 		Logger:                 o.Logger,
 	})
 	if err != nil {

@@ -85,4 +85,15 @@ func TestDemoCommand(t *testing.T) {
 	if r := get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("session after logout: %d", r.StatusCode)
 	}
+	// The demo limits logins as the real server does (30 a minute).
+	limited := false
+	for range 20 {
+		if r := get("/auth/login?returnTo=/"); r.StatusCode == http.StatusTooManyRequests && r.Header.Get("Retry-After") != "" {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("20 logins in a row were never limited: the demo runs without the login rate limit")
+	}
 }

@@ -189,10 +189,14 @@ func TestFaultLoginIdPMisbehaves(t *testing.T) {
 		wrap func(http.Handler) http.Handler
 		want []int
 	}{
-		{"token endpoint answers 503", answerToken(code, 503, "text/plain", "down"), []int{502}},
-		{"token endpoint answers 500 with an HTML page", answerToken(code, 500, "text/html", "<html>Internal Server Error</html>"), []int{502}},
+		{"token endpoint answers 503", answerToken(code, 503, "text/plain", "down"), []int{503}},
+		{"token endpoint answers 500 with an HTML page", answerToken(code, 500, "text/html", "<html>Internal Server Error</html>"), []int{503}},
+		{"token endpoint rate-limits bff", answerToken(code, 429, "application/json", `{"error":"too_many_requests"}`), []int{503}},
+		{"token endpoint times the request out", answerToken(code, 408, "text/plain", "timeout"), []int{503}},
+		{"token endpoint answers 403", answerToken(code, 403, "text/html", "<html>forbidden by a WAF</html>"), []int{503}},
 		{"token endpoint redirects", answerToken(code, 302, "text/html", ""), []int{502}},
 		{"token endpoint refuses the code", answerToken(code, 400, "application/json", `{"error":"invalid_grant"}`), []int{400}},
+		{"token endpoint refuses the client", answerToken(code, 401, "application/json", `{"error":"invalid_client"}`), []int{400}},
 		{"garbage JSON", answerToken(code, 200, "application/json", `{"access_token": "x", "token_type": `), []int{502, 400}},
 		{"an HTML page with 200", answerToken(code, 200, "text/html", "<html>login</html>"), []int{502, 400}},
 		{"an empty 200", answerToken(code, 200, "application/json", ""), []int{502, 400}},

@@ -298,6 +298,17 @@ func TestHostileMethods(t *testing.T) {
 			}
 		})
 	}
+	// Methods are case-sensitive, but an upstream may not think so: the
+	// proxy forwards only the seven methods an SPA uses, as spelled.
+	for _, method := range []string{"trace", "Trace", "TRACK", "track", "get", "PROPFIND", "MKCOL", "DEBUG"} {
+		t.Run(method+" /api/x", func(t *testing.T) {
+			resp := r.MustSend(bfftest.RawRequest{Method: method, Target: "/api/x", Headers: []string{"X-CSRF: 1", session, "X-Probe: trace-probe-value"}})
+			checkClean(t, resp, forbidden, false, http.StatusMethodNotAllowed)
+			if strings.Contains(dumpResponse(resp), "trace-probe-value") {
+				t.Errorf("%s echoed the request", method)
+			}
+		})
+	}
 	// None of these may have reached the upstream.
 	if !r.Upstream.Nothing() {
 		t.Errorf("the upstream got %s", r.Upstream.Last(t).Path)
@@ -602,7 +613,11 @@ func TestHostileHeadersToUpstream(t *testing.T) {
 		cookie  string // what the upstream may see of Cookie
 	}{
 		{"own Authorization", []string{"Authorization: Bearer forged-by-the-client", cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, "theme=dark"},
-		{"forwarding headers", []string{"X-Forwarded-For: 6.6.6.6", "X-Forwarded-Host: evil.example", "Forwarded: for=6.6.6.6;host=evil.example", cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, "theme=dark"},
+		{"forwarding headers", []string{"X-Forwarded-For: 6.6.6.6", "X-Forwarded-Host: evil.example", "X-Forwarded-Proto: gopher",
+			"X-Forwarded-Port: 6666", "X-Forwarded-Prefix: /admin", "Forwarded: for=6.6.6.6;host=evil.example",
+			"X-Real-IP: 6.6.6.6", "True-Client-IP: 6.6.6.6", "X-Client-IP: 6.6.6.6", "CF-Connecting-IP: 6.6.6.6",
+			"Fastly-Client-IP: 6.6.6.6", "X-Cluster-Client-IP: 6.6.6.6", "X-Original-URL: /admin", "X-Rewrite-URL: /admin",
+			cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, "theme=dark"},
 		// The client may declare headers hop-by-hop: Cookie goes, the
 		// token bff adds afterwards must not.
 		{"Connection names the token and the cookies", []string{"Connection: Authorization, Cookie, X-CSRF", cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, ""},
@@ -624,9 +639,87 @@ func TestHostileHeadersToUpstream(t *testing.T) {
 			if saw.Cookie != tc.cookie {
 				t.Errorf("upstream Cookie = %.80q, want %q", saw.Cookie, tc.cookie)
 			}
-			if strings.Contains(saw.XFF, "6.6.6.6") || saw.XFHost != r.Public.Host || saw.CSRF != "" {
-				t.Errorf("upstream X-Forwarded-For %q, X-Forwarded-Host %q, X-CSRF %q", saw.XFF, saw.XFHost, saw.CSRF)
+			if saw.XFF != "127.0.0.1" || saw.XFHost != r.Public.Host || saw.Header.Get("X-Forwarded-Proto") != "http" || saw.CSRF != "" {
+				t.Errorf("upstream X-Forwarded-For %q, -Host %q, -Proto %q, X-CSRF %q; want the client, the public host and scheme, no X-CSRF",
+					saw.XFF, saw.XFHost, saw.Header.Get("X-Forwarded-Proto"), saw.CSRF)
+			}
+			for name, values := range saw.Header {
+				if slices.ContainsFunc(values, func(v string) bool {
+					return strings.Contains(v, "6.6.6.6") || strings.Contains(v, "evil.example") || v == "/admin"
+				}) {
+					t.Errorf("the client's %s %q reached the upstream", name, values)
+				}
 			}
 		})
 	}
+	// A Host of the client's choosing does not become X-Forwarded-Host.
+	t.Run("a client's Host", func(t *testing.T) {
+		r.Upstream.Drain()
+		resp := r.MustSend(bfftest.RawRequest{Target: "/api/x", Host: "evil.example", Headers: []string{"X-CSRF: 1", cookieLine(pairs...)}})
+		checkClean(t, resp, forbidden(r, sealed), false, http.StatusOK)
+		if saw := r.Upstream.Last(t); saw.XFHost != r.Public.Host {
+			t.Errorf("upstream X-Forwarded-Host %q, want the public host %q", saw.XFHost, r.Public.Host)
+		}
+	})
+}
+
+// TestHostileTrustedProxies: X-Forwarded-For to the upstream is the client
+// as resolved through BFF_TRUSTED_PROXIES: the right-most address that a
+// trusted proxy vouches for, never what the client wrote at the left.
+func TestHostileTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		trusted string
+		xff     string
+		want    string
+	}{
+		{"", "6.6.6.6, 198.51.100.7", "127.0.0.1"},
+		{"127.0.0.0/8", "6.6.6.6, 198.51.100.7", "198.51.100.7"},
+		{"127.0.0.0/8, 10.0.0.0/8", "6.6.6.6, 198.51.100.7, 10.1.2.3", "198.51.100.7"},
+		{"127.0.0.0/8", "", "127.0.0.1"},
+	} {
+		t.Run(tc.trusted+" "+tc.xff, func(t *testing.T) {
+			env := map[string]string{}
+			if tc.trusted != "" {
+				env["BFF_TRUSTED_PROXIES"] = tc.trusted
+			}
+			r := bfftest.NewStack(t, bfftest.StackOptions{Env: env})
+			r.Login()
+			pairs, _ := sessionPairs(t, r)
+			headers := []string{"X-CSRF: 1", cookieLine(pairs...)}
+			if tc.xff != "" {
+				headers = append(headers, "X-Forwarded-For: "+tc.xff)
+			}
+			r.Upstream.Drain()
+			r.MustSend(bfftest.RawRequest{Target: "/api/x", Headers: headers})
+			if saw := r.Upstream.Last(t); saw.XFF != tc.want {
+				t.Errorf("upstream X-Forwarded-For %q, want %q", saw.XFF, tc.want)
+			}
+		})
+	}
+}
+
+// TestHostilePathParameters: dot segments behind path parameters, which
+// Tomcat, Jetty and Spring resolve after dropping ";...", are refused
+// before anything is forwarded.
+func TestHostilePathParameters(t *testing.T) {
+	r := bfftest.NewStack(t, bfftest.StackOptions{})
+	r.Login()
+	pairs, sealed := sessionPairs(t, r)
+	r.Upstream.Drain()
+	for _, target := range []string{
+		"/api/..;/admin", "/api/%2e%2e;/admin", "/api/..%3b/admin", "/api/.;/admin",
+		"/api/%2E%2e%3B/admin", "/api/.%2E;jsessionid=1/admin", "/api/x/..;x=1/..;/admin",
+		"/api/;/admin", "/api/x/%3b", "/api/..;", "/api/%2e;%2fadmin",
+	} {
+		resp := r.MustSend(bfftest.RawRequest{Target: target, Headers: []string{"X-CSRF: 1", cookieLine(pairs...)}})
+		checkClean(t, resp, forbidden(r, sealed), false, http.StatusBadRequest)
+	}
+	if !r.Upstream.Nothing() {
+		t.Errorf("the upstream got %s", r.Upstream.Last(t).Path)
+	}
+	// A path parameter on a plain name is the upstream's business.
+	if resp := r.MustSend(bfftest.RawRequest{Target: "/api/orders;v=2/7", Headers: []string{"X-CSRF: 1", cookieLine(pairs...)}}); resp.StatusCode != http.StatusOK {
+		t.Errorf("/api/orders;v=2/7: %d, want 200", resp.StatusCode)
+	}
+	checkAlive(t, r)
 }

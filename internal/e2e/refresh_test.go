@@ -3,11 +3,13 @@ package e2e
 import (
 	"bff/internal/bfftest"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -167,6 +169,107 @@ func TestRefreshRefused(t *testing.T) {
 			t.Errorf("session after refused refresh: %d", r.StatusCode)
 		}
 	})
+}
+
+// TestRefusedRefreshRemembered: a cookie whose refresh token the IdP
+// refused, replayed, gets 401 from the replica's memory, without another
+// grant at the IdP with bff's client credentials.
+func TestRefusedRefreshRemembered(t *testing.T) {
+	s := bfftest.NewStack(t, bfftest.StackOptions{})
+	s.Login()
+	dead := frozenJar(s.Jar.Cookies(s.Public))
+	s.OP.RevokeAll(t)
+	s.Clock.Advance(2 * time.Minute)
+	replay := &http.Client{Jar: dead, Timeout: 10 * time.Second}
+	const replays = 10
+	for i := range replays {
+		r := bfftest.Get(t, replay, s.Front.URL, "/api/x", "X-CSRF", "1")
+		if r.StatusCode != http.StatusUnauthorized || !expiresAllSession(r) {
+			t.Fatalf("replay %d: %d, Set-Cookie %q; want 401 with every chunk expired", i, r.StatusCode, r.Header.Values("Set-Cookie"))
+		}
+	}
+	if c := s.OP.Counts(); c.RefreshRefused != 1 || c.RefreshGrants != 0 {
+		t.Errorf("OP counts after %d replays of a refused cookie: %+v, want exactly 1 refused grant", replays, c)
+	}
+	// Still remembered near the end of the idle limit.
+	s.Clock.Advance(55 * time.Minute)
+	if r := bfftest.Get(t, replay, s.Front.URL, "/api/x", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("replay near the idle limit: %d", r.StatusCode)
+	}
+	if c := s.OP.Counts(); c.RefreshRefused != 1 {
+		t.Errorf("OP counts near the idle limit: %+v, want still 1 refused grant", c)
+	}
+}
+
+// TestRefreshRefusalOrOutage: only the token endpoint's 400 and 401 end a
+// session. Anything else (a rate limit, a timeout, any other status) is an
+// outage: 503 with the cookie kept and the IdP's Retry-After passed on,
+// and the session goes on once the IdP answers again.
+func TestRefreshRefusalOrOutage(t *testing.T) {
+	const refresh = "refresh_token"
+	answer := func(status int, retryAfter, body string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if opEndpoint(r, "/oauth/token") && grantOf(r) == refresh {
+					if retryAfter != "" {
+						w.Header().Set("Retry-After", retryAfter)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(status)
+					io.WriteString(w, body)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	soon := time.Now().Add(time.Minute).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name       string
+		status     int
+		retryAfter string // what the IdP sends
+		wantStatus int
+		wantRetry  string // what the browser gets
+	}{
+		{"400 invalid_grant", 400, "", 401, ""},
+		{"401 invalid_client", 401, "", 401, ""},
+		{"429 with Retry-After", 429, "17", 503, "17"},
+		{"429 with an HTTP-date Retry-After", 429, soon, 503, soon},
+		{"429 with a nonsense Retry-After", 429, "soon, <script>", 503, "5"},
+		{"408", 408, "", 503, "5"},
+		{"403", 403, "", 503, "5"},
+		{"404", 404, "", 503, "5"},
+		{"500", 500, "", 503, "5"},
+		{"503 with Retry-After", 503, "30", 503, "30"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var broken atomic.Bool
+			s := bfftest.NewStack(t, bfftest.StackOptions{OP: bfftest.OPOptions{
+				Wrap: while(&broken, answer(tc.status, tc.retryAfter, `{"error":"something"}`)),
+			}})
+			s.Login()
+			broken.Store(true)
+			s.Clock.Advance(2 * time.Minute)
+			r := s.API("/api/x")
+			if r.StatusCode != tc.wantStatus || r.Header.Get("Retry-After") != tc.wantRetry {
+				t.Fatalf("IdP answers %d: bff %d, Retry-After %q; want %d, %q", tc.status, r.StatusCode, r.Header.Get("Retry-After"), tc.wantStatus, tc.wantRetry)
+			}
+			broken.Store(false)
+			after := s.API("/api/y")
+			if tc.wantStatus == http.StatusUnauthorized {
+				if !expiresAllSession(r) || after.StatusCode != http.StatusUnauthorized {
+					t.Errorf("refusal: chunks expired %v, next request %d; want the session over", expiresAllSession(r), after.StatusCode)
+				}
+				return
+			}
+			if n := len(r.Header.Values("Set-Cookie")); n != 0 {
+				t.Errorf("the outage touched the cookie: %q", r.Header.Values("Set-Cookie"))
+			}
+			if after.StatusCode != http.StatusOK {
+				t.Errorf("IdP back: %d, want 200 with the same session", after.StatusCode)
+			}
+		})
+	}
 }
 
 func TestIdPDownDuringRefresh(t *testing.T) {

@@ -22,7 +22,8 @@ func TestMetricsScrape(t *testing.T) {
 	s.Get("/api/c") // 403
 	anon, _ := bfftest.NewClient(t)
 	anon.Jar.SetCookies(s.Public, []*http.Cookie{{Name: "__Host-bff-session", Value: "garbage"}})
-	bfftest.Get(t, anon, s.Front.URL, "/api/d", "X-CSRF", "1") // rejected: malformed
+	bfftest.Get(t, anon, s.Front.URL, "/api/d", "X-CSRF", "1")                   // rejected: malformed
+	s.Get(jsonField(t, s.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl")) // revokes the refresh token
 
 	scrape := bfftest.Get(t, anon, "http://"+metrics, "/metrics")
 	if scrape.StatusCode != http.StatusOK {
@@ -39,6 +40,7 @@ func TestMetricsScrape(t *testing.T) {
 		`bff_sessions_rejected_total{reason="malformed"} 1`,
 		`bff_upstream_duration_seconds_count{route="/api/"} 2`,
 		`bff_session_cookie_bytes_count 2`,
+		`bff_revocations_total{outcome="revoked"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

@@ -33,12 +33,13 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		Rate:  rate.Limit(float64(s.cfg.AuthRatePerMinute) / 60),
 		Burst: max(s.cfg.AuthRatePerMinute/3, 5),
 	})
-	return limiter.Middleware(clientAddress(s.log, s.cfg.TrustedProxies), next)
+	return limiter.Middleware(s.clientAddr, next)
 }
 
-// clientAddress keys the login limit. Behind a load balancer that bff was
-// not told to trust, every user has the balancer's address and shares one
-// limit: say so once in the log, where an operator will see it.
+// clientAddress finds the browser's address behind the trusted proxies. It
+// keys the login limit, so behind a load balancer that bff was not told to
+// trust every user has the balancer's address and shares one limit: say
+// so once in the log, where an operator will see it.
 func clientAddress(log *slog.Logger, trusted []netip.Prefix) func(*http.Request) netip.Addr {
 	resolve := clientip.New(trusted).IP
 	var warn sync.Once

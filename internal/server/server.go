@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -76,6 +77,9 @@ type Server struct {
 	handler  http.Handler
 	auth     *oidc.Auth
 	metrics  *telemetry.Metrics
+	// clientAddr is the browser's address behind the trusted proxies, for
+	// the rate limiter and the upstream's X-Forwarded-For.
+	clientAddr func(*http.Request) netip.Addr
 }
 
 // New wires the packages into one handler. The server is not ready until
@@ -83,6 +87,7 @@ type Server struct {
 // starts.
 func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, timeouts: o.Timeouts.withDefaults(), metrics: telemetry.NewMetrics()}
+	s.clientAddr = clientAddress(log, cfg.TrustedProxies)
 	var err error
 	s.auth, err = oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
@@ -113,6 +118,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 			TokenError:   oidc.WriteError,
 			OwnsCookie:   s.auth.OwnsCookie,
 			PublicOrigin: cfg.PublicURL.String(),
+			ClientAddr:   s.clientAddr,
 			Transport:    s.metrics.Transport(upstreamTransport(o.Timeouts.UpstreamHeader), proxy.RouteOf),
 			Logger:       log,
 		})

@@ -22,6 +22,7 @@ type Metrics struct {
 	upstream    *prometheus.HistogramVec
 	logins      *prometheus.CounterVec
 	refreshes   *prometheus.CounterVec
+	revocations *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
 	cookieBytes prometheus.Histogram
 }
@@ -48,6 +49,10 @@ func NewMetrics() *Metrics {
 			Name: "bff_token_refreshes_total",
 			Help: "Access-token refreshes by outcome: refreshed, kept (failed, current token used), refused (session ended), unavailable.",
 		}, []string{"outcome"}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_revocations_total",
+			Help: "Refresh-token revocations at logout by outcome: revoked, refused (the IdP answered with an error), failed (no answer).",
+		}, []string{"outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_sessions_rejected_total",
 			Help: "Session cookies not accepted, by reason: expired, bad_key, tampered, malformed.",
@@ -58,7 +63,7 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768},
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.upstream, m.logins, m.refreshes, m.rejected, m.cookieBytes,
+	m.reg.MustRegister(m.requests, m.upstream, m.logins, m.refreshes, m.revocations, m.rejected, m.cookieBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,9 +73,11 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Login, Refresh, SessionRejected and SessionSealed count oidc's events.
+// Login, Refresh, Revocation, SessionRejected and SessionSealed count
+// oidc's events.
 func (m *Metrics) Login(outcome string)          { m.logins.WithLabelValues(outcome).Inc() }
 func (m *Metrics) Refresh(outcome string)        { m.refreshes.WithLabelValues(outcome).Inc() }
+func (m *Metrics) Revocation(outcome string)     { m.revocations.WithLabelValues(outcome).Inc() }
 func (m *Metrics) SessionRejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
 func (m *Metrics) SessionSealed(bytes int)       { m.cookieBytes.Observe(float64(bytes)) }
 

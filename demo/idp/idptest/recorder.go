@@ -34,6 +34,7 @@ type Counts struct {
 	RefreshGrants  int // successful refresh_token grants
 	RefreshRefused int // refresh_token grants refused (invalid_grant etc.)
 	Revocations    int // calls to the revocation endpoint
+	RevokeRefused  int // calls the revocation endpoint answered with an error
 	EndSessions    int // calls to end_session
 	UserinfoCalls  int // calls to the userinfo endpoint
 }
@@ -66,6 +67,10 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case strings.HasSuffix(r.URL.Path, RevocationPath):
 		rec.count(func(c *Counts) { c.Revocations++ })
+		if status, _ := rec.relay(w, r); status != http.StatusOK {
+			rec.count(func(c *Counts) { c.RevokeRefused++ })
+		}
+		return
 	case strings.HasSuffix(r.URL.Path, EndSessionPath):
 		rec.count(func(c *Counts) { c.EndSessions++ })
 	case strings.HasSuffix(r.URL.Path, UserinfoPath):
@@ -102,17 +107,31 @@ func (rec *Recorder) IssuedTokens() []string {
 // calls are not counted as Revocations.
 func (rec *Recorder) RevokeAll() error {
 	for _, tok := range rec.IssuedTokens() {
-		form := url.Values{"token": {tok}}
-		req := httptest.NewRequest(http.MethodPost, RevocationPath, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(rec.clientID), url.QueryEscape(rec.clientSecret))
-		w := httptest.NewRecorder()
-		rec.next.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			return fmt.Errorf("revoking a token: %d %s", w.Code, w.Body.String())
+		// The OP may hold the client to one way of authenticating.
+		if rec.revoke(tok, true) != http.StatusOK {
+			if code := rec.revoke(tok, false); code != http.StatusOK {
+				return fmt.Errorf("revoking a token: %d", code)
+			}
 		}
 	}
 	return nil
+}
+
+// revoke revokes tok, authenticating with HTTP Basic or in the form.
+func (rec *Recorder) revoke(tok string, basic bool) int {
+	form := url.Values{"token": {tok}}
+	if !basic {
+		form.Set("client_id", rec.clientID)
+		form.Set("client_secret", rec.clientSecret)
+	}
+	req := httptest.NewRequest(http.MethodPost, RevocationPath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic {
+		req.SetBasicAuth(url.QueryEscape(rec.clientID), url.QueryEscape(rec.clientSecret))
+	}
+	w := httptest.NewRecorder()
+	rec.next.ServeHTTP(w, req)
+	return w.Code
 }
 
 func (rec *Recorder) serveToken(w http.ResponseWriter, r *http.Request) {
@@ -122,14 +141,23 @@ func (rec *Recorder) serveToken(w http.ResponseWriter, r *http.Request) {
 		// the body is not read twice.
 		grant = r.Form.Get("grant_type")
 	}
+	rec.relay(w, r, func(status int, body []byte) { rec.recordGrant(grant, status, body) })
+}
+
+// relay serves r with the OP, holding the response back until record has
+// seen it, and returns its status.
+func (rec *Recorder) relay(w http.ResponseWriter, r *http.Request, record ...func(status int, body []byte)) (int, []byte) {
 	buf := httptest.NewRecorder()
 	rec.next.ServeHTTP(buf, r)
-	rec.recordGrant(grant, buf.Code, buf.Body.Bytes())
+	for _, f := range record {
+		f(buf.Code, buf.Body.Bytes())
+	}
 	for k, v := range buf.Header() {
 		w.Header()[k] = slices.Clone(v)
 	}
 	w.WriteHeader(buf.Code)
 	_, _ = w.Write(buf.Body.Bytes())
+	return buf.Code, buf.Body.Bytes()
 }
 
 func (rec *Recorder) recordGrant(grant string, status int, body []byte) {
