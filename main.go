@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,16 +27,35 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(os.Stderr, "bff: %s\n\n%s", u.msg, help())
+			os.Exit(2)
+		}
 		fmt.Fprintln(os.Stderr, "bff:", err)
 		os.Exit(1)
 	}
 }
 
-const usage = `usage: bff [demo | keygen | version]
-  bff          serve, configured from BFF_* environment variables
-  bff demo     run a self-contained demo (OpenID provider, API and SPA in one process)
-  bff keygen   print a new cookie key for BFF_COOKIE_KEYS
-  bff version  print the version`
+// usageError is a command line bff does not understand: exit status 2,
+// with the help.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func help() string {
+	return `usage: bff [command]
+
+commands:
+  (none)    serve, configured from the environment below
+  demo      run a self-contained demo (OpenID provider, API and SPA in one process)
+  keygen    print a new cookie key for BFF_COOKIE_KEYS
+  version   print the version
+  help      print this
+
+environment (a secret's _FILE form names a file holding it):
+` + config.Help()
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cmd := ""
@@ -43,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd = args[1]
 	}
 	if len(args) > 2 {
-		return fmt.Errorf("unexpected arguments after %q\n%s", cmd, usage)
+		return usageError{fmt.Sprintf("unexpected arguments after %q", cmd)}
 	}
 	switch cmd {
 	case "":
@@ -61,10 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_, err := fmt.Fprintln(stdout, "bff", version.String())
 		return err
 	case "help", "-h", "-help", "--help":
-		_, err := fmt.Fprintln(stdout, usage)
+		_, err := io.WriteString(stdout, help())
 		return err
 	default:
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
 }
 

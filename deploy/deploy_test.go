@@ -9,6 +9,7 @@ package deploy
 
 import (
 	"bff/internal/bfftest"
+	"bff/internal/config"
 	"bufio"
 	"bytes"
 	"context"
@@ -17,9 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"io/fs"
 	"net/http"
@@ -42,7 +40,6 @@ import (
 
 const (
 	repoRoot      = ".."
-	configGo      = "../internal/config/config.go"
 	dockerfile    = "../Dockerfile"
 	dockerignore  = "../.dockerignore"
 	k8sDir        = "kubernetes"
@@ -510,34 +507,17 @@ func portOf(t *testing.T, addr string) int {
 // ---------------------------------------------------------------------------
 // Every BFF_* name in the deployment material is one bff reads
 
-// configVariables returns the BFF_* names config.go reads: string literals
-// passed to getenv, or to a helper that is handed getenv (duration(getenv,
-// "BFF_SESSION_IDLE", ...)).
+// configVariables returns the BFF_* names bff reads: config.Variables,
+// with the _FILE form of each secret.
 func configVariables(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), configGo, nil, 0)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", configGo, err)
-	}
-	isGetenv := func(e ast.Expr) bool {
-		id, ok := e.(*ast.Ident)
-		return ok && id.Name == "getenv"
-	}
 	vars := map[string]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || !(isGetenv(call.Fun) || slices.ContainsFunc(call.Args, isGetenv)) {
-			return true
+	for _, v := range config.Variables() {
+		vars[v.Name] = true
+		if v.Secret {
+			vars[v.Name+"_FILE"] = true
 		}
-		for _, a := range call.Args {
-			if lit, ok := a.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil && strings.HasPrefix(s, "BFF_") {
-					vars[s] = true
-				}
-			}
-		}
-		return true
-	})
+	}
 	return vars
 }
 
@@ -553,7 +533,7 @@ func TestVariablesExist(t *testing.T) {
 		"BFF_SESSION_MAX_AGE", "BFF_SESSION_IDLE", "BFF_EXPOSE_TOKEN", "BFF_METRICS_LISTEN", "BFF_LOG_LEVEL",
 	} {
 		if !known[must] {
-			t.Errorf("%s does not read %s (found %v)", configGo, must, sortedKeys(known))
+			t.Errorf("config.Variables lacks %s (found %v)", must, sortedKeys(known))
 		}
 	}
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,10 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 		"BFF_AUTH_RATE_LIMIT": "-3",
 		"BFF_CORS_ORIGINS":    "*",
 		"BFF_AUTH_PARAMS":     "audience=x&state=forced",
+		"BFF_PROTECTED_PATHS": "app",
+		"BFF_SPA_FALLBACK":    "sometimes",
+		"BFF_CSP":             "default-src 'self'\r\nX-Injected: 1",
+		"BFF_ERROR_URL":       "javascript:alert(1)",
 	}
 	_, err := Load(env(bad))
 	if err == nil {
@@ -130,6 +135,101 @@ func TestConfigPublicURL(t *testing.T) {
 		_, err := Load(env(m))
 		if (err == nil) != ok {
 			t.Errorf("BFF_PUBLIC_URL=%q: err %v, want ok=%v", url, err, ok)
+		}
+	}
+}
+
+// TestHelp: `bff help` comes from the same table the loader reads, so
+// every variable appears with its default, and every default is one the
+// loader accepts.
+func TestHelp(t *testing.T) {
+	help := Help()
+	for _, v := range Variables() {
+		line := ""
+		for l := range strings.SplitSeq(help, "\n") {
+			if strings.HasPrefix(l, "  "+v.Name+" ") || l == "  "+v.Name {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Errorf("help does not list %s", v.Name)
+			continue
+		}
+		if v.Default != "" && !strings.Contains(line, v.Default) {
+			t.Errorf("help line of %s lacks its default %q: %q", v.Name, v.Default, line)
+		}
+		if v.Secret && !strings.Contains(line, v.Name+"_FILE") {
+			t.Errorf("help line of %s lacks its file form: %q", v.Name, line)
+		}
+		if v.Default != "" {
+			m := goodEnv()
+			m[v.Name] = v.Default
+			if _, err := Load(env(m)); err != nil {
+				t.Errorf("%s=%q, its own default, is refused: %v", v.Name, v.Default, err)
+			}
+		}
+	}
+}
+
+// TestSecretFiles: every secret variable has a _FILE form holding the
+// same text (one trailing newline ignored); both forms at once, or a file
+// that cannot be read, is an error naming the variable.
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, v := range Variables() {
+		if !v.Secret {
+			continue
+		}
+		t.Run(v.Name, func(t *testing.T) {
+			value := goodEnv()[v.Name]
+			file := filepath.Join(dir, v.Name)
+			if err := os.WriteFile(file, []byte(value+"\r\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m := goodEnv()
+			delete(m, v.Name)
+			m[v.Name+"_FILE"] = file
+			fromFile, err := Load(env(m))
+			if err != nil {
+				t.Fatalf("%s_FILE: %v", v.Name, err)
+			}
+			inline, _ := Load(env(goodEnv()))
+			if fmt.Sprint(fromFile) != fmt.Sprint(inline) {
+				t.Errorf("%s_FILE gives another configuration than %s", v.Name, v.Name)
+			}
+			m[v.Name] = value
+			if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), v.Name+", "+v.Name+"_FILE") {
+				t.Errorf("both forms: %v", err)
+			}
+			delete(m, v.Name)
+			m[v.Name+"_FILE"] = filepath.Join(dir, "missing")
+			if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), v.Name+"_FILE") || strings.Contains(err.Error(), value) {
+				t.Errorf("unreadable file: %v", err)
+			}
+		})
+	}
+}
+
+func TestProtectedPaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                "",
+		"/":               "/",
+		"/app/, /admin":   "/app/ /admin",
+		"/app/,/settings": "/app/ /settings",
+	} {
+		m := goodEnv()
+		m["BFF_PROTECTED_PATHS"] = in
+		c, err := Load(env(m))
+		if err != nil || strings.Join(c.ProtectedPaths, " ") != want {
+			t.Errorf("BFF_PROTECTED_PATHS=%q: %q, %v; want %q", in, c.ProtectedPaths, err, want)
+		}
+	}
+	for _, bad := range []string{"app", "/app/,", "//evil", "/auth/", "/auth/x", "/auth", "/healthz", "/a/../b", "/a?b", "/a%2fb", "/a\tb", "/api/x"} {
+		m := goodEnv()
+		m["BFF_PROTECTED_PATHS"] = bad
+		m["BFF_ROUTES"] = "/api/=http://orders"
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "BFF_PROTECTED_PATHS") {
+			t.Errorf("BFF_PROTECTED_PATHS=%q: %v, want an error naming it", bad, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"bff/demo/idp/idptest"
 	"bff/internal/bfftest"
+	"bff/internal/config"
 )
 
 // TestCommands runs the built binary's commands as an operator would.
@@ -23,11 +24,22 @@ func TestCommands(t *testing.T) {
 	if raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimSpace(out)); code != 0 || err != nil || len(raw) != 32 {
 		t.Errorf("bff keygen: exit %d, %q: want base64url of 32 bytes", code, out)
 	}
-	if code, out, _ := bfftest.Run(t, bin, nil, "help"); code != 0 || !strings.Contains(out, "bff demo") {
-		t.Errorf("bff help: exit %d, %q", code, out)
+	for _, arg := range []string{"help", "-h", "--help"} {
+		code, out, _ := bfftest.Run(t, bin, nil, arg)
+		if code != 0 || !strings.Contains(out, "demo") {
+			t.Errorf("bff %s: exit %d, %q", arg, code, out)
+		}
+		for _, v := range config.Variables() {
+			if !strings.Contains(out, v.Name) {
+				t.Errorf("bff %s does not list %s", arg, v.Name)
+			}
+		}
 	}
-	if code, _, stderr := bfftest.Run(t, bin, nil, "frobnicate"); code == 0 || !strings.Contains(stderr, "frobnicate") {
-		t.Errorf("unknown command: exit %d, %q", code, stderr)
+	for _, args := range [][]string{{"frobnicate"}, {"version", "extra"}} {
+		code, out, stderr := bfftest.Run(t, bin, nil, args...)
+		if code != 2 || out != "" || !strings.Contains(stderr, args[len(args)-1]) || !strings.Contains(stderr, "BFF_ISSUER") {
+			t.Errorf("bff %q: exit %d, stdout %q, stderr %q; want 2 and the help on stderr", args, code, out, stderr)
+		}
 	}
 	if code, _, stderr := bfftest.Run(t, bin, nil); code != 1 || !strings.Contains(stderr, "BFF_ISSUER") {
 		t.Errorf("serve with no configuration: exit %d, %q; want 1 and a message naming BFF_ISSUER", code, stderr)
