@@ -69,15 +69,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"BFF_COOKIE_KEYS":   key,
 		"BFF_ROUTES":        "/api/=" + env.APIURL.String(),
 		"BFF_LOG_LEVEL":     level.String(),
+		"BFF_CSP":           spa.CSP,
 	}
 	cfg, err := config.Load(func(name string) string { return demoEnv[name] })
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	srv, err := server.New(cfg, log, server.Options{
-		Static:    spa.FS(),
-		StaticCSP: spa.CSP,
-		Mounts:    map[string]http.Handler{IdPPath + "/": env.IdPHandler()},
+		Static: spa.FS(),
+		Mounts: map[string]http.Handler{IdPPath + "/": env.IdPHandler()},
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,9 @@ type Config struct {
 	// PostLogoutURL is where the browser lands after logout: a local path or
 	// an absolute URL.
 	PostLogoutURL string
+	// ErrorURL, when set, is where a failed sign-in sends the browser, with
+	// error=<code> added to its query; otherwise bff shows its own page.
+	ErrorURL      string
 	SessionMaxAge time.Duration
 	SessionIdle   time.Duration
 	ExposeToken   bool // serve GET /auth/token
@@ -72,15 +75,16 @@ type Config struct {
 
 // Auth serves /auth/ and supplies access tokens to the proxy.
 type Auth struct {
-	cfg      Config
-	log      *slog.Logger
-	obs      Observer
-	now      func() time.Time
-	provider atomic.Pointer[provider]
-	session  cookie.Chunked
-	opened   *openedCache
-	mux      *http.ServeMux
-	refresh  *refresher
+	cfg       Config
+	log       *slog.Logger
+	obs       Observer
+	now       func() time.Time
+	provider  atomic.Pointer[provider]
+	session   cookie.Chunked
+	opened    *openedCache
+	mux       *http.ServeMux
+	refresh   *refresher
+	errorPage *errorPage
 }
 
 // provider is what discovery yields. It is swapped in whole, once, so a
@@ -117,6 +121,8 @@ func New(cfg Config) (*Auth, error) {
 		now:     cfg.Now,
 		session: cookie.Chunked{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
 		opened:  newOpenedCache(sessionsCachedPerGeneration),
+
+		errorPage: newErrorPage(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

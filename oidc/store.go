@@ -124,3 +124,15 @@ func (a *Auth) writeSession(w http.ResponseWriter, r *http.Request, s *Session) 
 	a.obs.SessionSealed(len(sealed))
 	return nil
 }
+
+// SignedIn reports whether r carries a valid session, and slides its idle
+// timeout as any activity does. A dead cookie is expired on w. It never
+// refreshes: a page needs a session, not a token.
+func (a *Auth) SignedIn(w http.ResponseWriter, r *http.Request) bool {
+	s, current, err := a.loadOrReject(w, r)
+	if err != nil {
+		return false
+	}
+	a.touch(w, r, s, current)
+	return true
+}

@@ -23,6 +23,8 @@ type authRequest struct {
 	responseType oidc.ResponseType
 	responseMode oidc.ResponseMode
 	challenge    *oidc.CodeChallenge
+	prompt       []string // none, login, ...
+	maxAge       *uint    // seconds a sign-in may be old to be reused
 
 	// Set by the login form.
 	done     bool
@@ -39,6 +41,7 @@ var _ op.AuthRequest = (*authRequest)(nil)
 func (a *authRequest) clone() *authRequest {
 	c := *a
 	c.scopes = slices.Clone(a.scopes)
+	c.prompt = slices.Clone(a.prompt)
 	if a.challenge != nil {
 		ch := *a.challenge
 		c.challenge = &ch

@@ -213,7 +213,7 @@ func (s *storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID s
 }
 
 // TerminateSession serves end_session: everything the user's logins gave
-// this client is revoked.
+// this client is revoked, and the user's browser sessions at the OP end.
 func (s *storage) TerminateSession(_ context.Context, userID, clientID string) error {
 	if userID == "" {
 		// No id_token_hint, so no idea whose session this is.
@@ -235,6 +235,7 @@ func (s *storage) TerminateSession(_ context.Context, userID, clientID string) e
 	for g := range grants {
 		s.revokeGrant(g)
 	}
+	s.endSessions(userID)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"bff/internal/config"
 	"bff/internal/endpoint"
+	"bff/internal/static"
 	"bff/internal/telemetry"
 	"bff/internal/version"
 	"bff/oidc"
@@ -31,9 +32,6 @@ type Options struct {
 	// Static, when set, is served at / instead of BFF_STATIC_DIR: the
 	// demo's SPA, compiled into the binary.
 	Static fs.FS
-	// StaticCSP is the Content-Security-Policy sent with every file of
-	// Static.
-	StaticCSP string
 	// Mounts are handlers served beside bff's own, by http.ServeMux
 	// pattern: the demo's OpenID provider.
 	Mounts map[string]http.Handler
@@ -97,6 +95,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		Scopes:        cfg.Scopes,
 		AuthParams:    cfg.AuthParams,
 		PostLogoutURL: cfg.PostLogoutURL,
+		ErrorURL:      cfg.ErrorURL,
 		SessionMaxAge: cfg.SessionMaxAge,
 		SessionIdle:   cfg.SessionIdle,
 		ExposeToken:   cfg.ExposeToken,
@@ -242,17 +241,21 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 	for pattern, h := range o.Mounts {
 		mux.Handle(pattern, h)
 	}
-	mux.Handle("/", s.static(o))
+	// Everything else is a page of the SPA; pages under the protected
+	// paths need a session. bff's own paths and the routes above match
+	// first, and keep their own rules.
+	mux.Handle("/", s.protect(s.static(o)))
 	h := s.middleware(mux)
 	return telemetry.AccessLog(s.log, s.metrics, routeName(routeOf), h)
 }
 
 func (s *Server) static(o Options) http.Handler {
+	opts := static.Options{Fallback: s.cfg.SPAFallback, CSP: s.cfg.CSP}
 	switch {
 	case o.Static != nil:
-		return withCSP(o.StaticCSP, http.FileServerFS(o.Static))
+		return static.Handler(o.Static, opts)
 	case s.cfg.StaticDir != "":
-		return http.FileServerFS(os.DirFS(s.cfg.StaticDir))
+		return static.Handler(os.DirFS(s.cfg.StaticDir), opts)
 	default:
 		return http.HandlerFunc(notFound)
 	}
