@@ -70,6 +70,9 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"BFF_ROUTES":        "/api/=" + env.APIURL.String(),
 		"BFF_LOG_LEVEL":     level.String(),
 		"BFF_CSP":           spa.CSP,
+		// A page of the SPA that needs a session, to show bff sending a
+		// browser to sign in and back.
+		"BFF_PROTECTED_PATHS": "/account",
 	}
 	cfg, err := config.Load(func(name string) string { return demoEnv[name] })
 	if err != nil {

@@ -75,7 +75,8 @@ func newBrowserStack(t *testing.T) *browserStack {
 			s.apiHits.Add(1)
 			(*api.Load()).ServeHTTP(w, r)
 		})),
-		Env:    map[string]string{"BFF_CSP": spa.CSP},
+		// As the demo configures it.
+		Env:    map[string]string{"BFF_CSP": spa.CSP, "BFF_PROTECTED_PATHS": "/account"},
 		Server: server.Options{Static: spa.FS()},
 	})
 	h, err := demoapi.New(t.Context(), demoapi.Config{Issuer: s.OP.Issuer, Audience: s.OP.ClientID})
