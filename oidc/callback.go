@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -59,7 +60,13 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request) string {
 		return "failed"
 	}
 	if err := a.writeSession(w, r, s); err != nil {
-		a.log.Error("login: the session does not fit in the cookies allowed", "err", err)
+		if errors.Is(err, ErrUnavailable) {
+			a.log.Warn("login: the shared store cannot be reached", "err", err)
+			w.Header().Set("Retry-After", "5")
+			a.loginFailed(w, r, http.StatusServiceUnavailable, errStoreUnavailable, st.ReturnTo)
+			return "failed"
+		}
+		a.log.Error("login: the session is too large for the cookies allowed; raise BFF_MAX_COOKIE_CHUNKS, or set BFF_REDIS_URL to keep large sessions in Redis", "err", err)
 		a.loginFailed(w, r, http.StatusBadGateway, errTooLarge, st.ReturnTo)
 		return "failed"
 	}

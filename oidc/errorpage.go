@@ -17,10 +17,11 @@ import (
 
 // Error codes the callback reports, beside the IdP's own OAuth codes.
 const (
-	errInvalidState   = "invalid_state"     // the attempt is unknown, expired or was used
-	errIdP            = "idp_error"         // the IdP refused the code, or answered what bff cannot accept
-	errIdPUnavailable = "idp_unavailable"   // the IdP could not be reached, or answered 5xx
-	errTooLarge       = "session_too_large" // the session would not fit in the cookies allowed
+	errInvalidState     = "invalid_state"     // the attempt is unknown, expired or was used
+	errIdP              = "idp_error"         // the IdP refused the code, or answered what bff cannot accept
+	errIdPUnavailable   = "idp_unavailable"   // the IdP could not be reached, or answered 5xx
+	errTooLarge         = "session_too_large" // the session would not fit in the cookies allowed
+	errStoreUnavailable = "store_unavailable" // the shared store (Redis) could not be reached
 )
 
 const errorPageStyle = `body{font:16px/1.5 system-ui,sans-serif;color:#1d2433;background:#f4f6fa;margin:0;display:grid;place-items:center;min-height:100vh}` +
@@ -62,6 +63,8 @@ func message(code string) (title, msg string) {
 		return "This sign-in has expired", "The sign-in took too long, was already used, or was started in another browser. Start again from the beginning."
 	case errIdPUnavailable:
 		return "Sign-in is unavailable", "The identity provider could not be reached. Your account is fine; try again in a moment."
+	case errStoreUnavailable:
+		return "Sign-in is unavailable", "This site could not reach its session store. Your account is fine; try again in a moment."
 	case errTooLarge:
 		return "Sign-in could not be completed", "Your account holds more than this site can keep. The site's operators have been told."
 	case "access_denied":

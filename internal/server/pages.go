@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"bff/internal/policy"
 	"bff/internal/problem"
 	"bff/internal/static"
+	"bff/oidc"
 )
 
 // protect makes the pages under BFF_PROTECTED_PATHS need a session. A
@@ -22,8 +24,17 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !covered(paths, r.URL.Path) || s.auth.SignedIn(w, r) {
+		if !covered(paths, r.URL.Path) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		err := s.auth.SignedIn(w, r)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r)
+			return
+		case errors.Is(err, oidc.ErrUnavailable):
+			oidc.WriteError(w, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
