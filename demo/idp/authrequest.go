@@ -30,6 +30,7 @@ type authRequest struct {
 	done     bool
 	subject  string
 	authTime time.Time
+	sid      string // the browser session at the OP this sign-in belongs to
 
 	// code is the authorization code issued for this request, kept so that
 	// the grant it starts can be revoked if the code is ever replayed.
@@ -88,6 +89,7 @@ type refreshRequest struct {
 	scopes   []string
 	amr      []string
 	authTime time.Time
+	sid      string
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

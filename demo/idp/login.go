@@ -131,7 +131,7 @@ func (l *loginForm) show(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	if c, err := r.Cookie(ssoCookie); err == nil {
 		if sess, ok := l.store.session(c.Value, now); ok && a.reusable(sess, now) {
-			l.finish(w, r, id, sess.subject, sess.authTime)
+			l.finish(w, r, id, sess)
 			return
 		}
 	}
@@ -168,15 +168,18 @@ func (l *loginForm) submit(w http.ResponseWriter, r *http.Request) {
 		l.render(w, http.StatusUnauthorized, loginView{ID: id, Username: username, Error: msgBadCredentials})
 		return
 	}
-	now := time.Now()
-	l.setSessionCookie(w, l.store.startSession(u.Subject, now))
-	l.finish(w, r, id, u.Subject, now)
+	cookie := l.store.startSession(u.Subject, time.Now())
+	sess, _ := l.store.session(cookie, time.Now())
+	l.setSessionCookie(w, cookie)
+	l.finish(w, r, id, sess)
 }
 
-// finish completes the auth request for subject and sends the browser to
-// op's callback, which redirects it to the client with a code.
-func (l *loginForm) finish(w http.ResponseWriter, r *http.Request, id, subject string, authTime time.Time) {
-	if err := l.store.completeLogin(id, subject, authTime); err != nil {
+// finish completes the auth request in the browser session sess and sends
+// the browser to op's callback, which redirects it to the client with a
+// code.
+func (l *loginForm) finish(w http.ResponseWriter, r *http.Request, id string, sess ssoSession) {
+	subject := sess.subject
+	if err := l.store.completeLogin(id, subject, sess.authTime, sess.sid); err != nil {
 		// Expired or completed by a concurrent submission since the check.
 		l.render(w, http.StatusBadRequest, loginView{Error: msgUnknownRequest})
 		return

@@ -21,6 +21,7 @@ const ssoLifetime = 12 * time.Hour
 type ssoSession struct {
 	subject  string
 	authTime time.Time
+	sid      string // the session's public id: the ID tokens' sid claim
 }
 
 // startSession opens a session for subject and returns its cookie value.
@@ -33,7 +34,7 @@ func (s *storage) startSession(subject string, now time.Time) string {
 			delete(s.sessions, k)
 		}
 	}
-	s.sessions[id] = &ssoSession{subject: subject, authTime: now}
+	s.sessions[id] = &ssoSession{subject: subject, authTime: now, sid: rand.Text()}
 	return id
 }
 

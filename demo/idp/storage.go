@@ -176,15 +176,16 @@ func (s *storage) pendingLogin(id string) (*authRequest, error) {
 }
 
 // completeLogin marks the auth request as authenticated by subject at
-// authTime, which lets op's callback endpoint issue the code.
-func (s *storage) completeLogin(id, subject string, authTime time.Time) error {
+// authTime, in the browser session sid, which lets op's callback endpoint
+// issue the code.
+func (s *storage) completeLogin(id, subject string, authTime time.Time, sid string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.authRequests[id]
 	if !ok || a.done || a.expired(time.Now()) {
 		return errNotFound
 	}
-	a.done, a.subject, a.authTime = true, subject, authTime
+	a.done, a.subject, a.authTime, a.sid = true, subject, authTime, sid
 	return nil
 }
 

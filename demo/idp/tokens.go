@@ -37,6 +37,7 @@ type refreshToken struct {
 	scopes   []string
 	amr      []string
 	authTime time.Time
+	sid      string // the browser session at the OP, for the ID tokens' sid
 	expires  time.Time
 	// rotated is when a refresh grant replaced this token with a new one;
 	// zero while it is the grant's current token.
@@ -93,6 +94,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 			scopes:   r.scopes,
 			amr:      r.GetAMR(),
 			authTime: r.authTime,
+			sid:      r.sid,
 		}, now)
 		return at.id, rt, at.expires, nil
 
@@ -174,6 +176,7 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 		scopes:   slices.Clone(t.scopes),
 		amr:      slices.Clone(t.amr),
 		authTime: t.authTime,
+		sid:      t.sid,
 	}, nil
 }
 
