@@ -66,20 +66,37 @@ func (a *Auth) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "Bad logout token", "")
 		return
 	}
-	// As long as any session this ends could still live.
-	ttl := a.cfg.SessionMaxAge + time.Minute
-	if c.SID != "" {
-		err = a.shared.Set(ctx, endedIdPSessionKey(c.Issuer, c.SID), "1", ttl)
-	} else {
-		iat, _ := c.Issued.Int64()
-		err = a.shared.Set(ctx, endedSubjectKey(c.Issuer, c.Subject), strconv.FormatInt(iat, 10), ttl)
-	}
-	if err != nil {
+	if err := a.recordLogout(ctx, c); err != nil {
+		// The IdP may retry; its retry must not look like a replay.
+		_ = a.shared.Delete(ctx, sharedKey("jti", c.Issuer, c.JTI))
 		a.storeUnavailable(w, err)
 		return
 	}
 	a.log.Info("back-channel logout", "by_sid", c.SID != "")
 	w.WriteHeader(http.StatusOK)
+}
+
+// recordLogout ends, for every replica, the sessions a verified logout
+// token names: those of its IdP session, or with only a sub, every session
+// of that subject that began before the token was issued.
+func (a *Auth) recordLogout(ctx context.Context, c *logoutClaims) error {
+	// As long as any session this ends could still live.
+	ttl := a.cfg.SessionMaxAge + time.Minute
+	if c.SID != "" {
+		return a.shared.Set(ctx, endedIdPSessionKey(c.Issuer, c.SID), "1", ttl)
+	}
+	iat, _ := c.Issued.Int64()
+	key := endedSubjectKey(c.Issuer, c.Subject)
+	// A token that arrives late must not move the line back and let
+	// through sessions an earlier one ended.
+	v, err := a.shared.GetCached(ctx, key)
+	if err != nil {
+		return err
+	}
+	if before, err := strconv.ParseInt(v[0], 10, 64); err == nil && before >= iat {
+		return nil
+	}
+	return a.shared.Set(ctx, key, strconv.FormatInt(iat, 10), ttl)
 }
 
 // verifyLogoutToken checks a logout token as section 2.6 of the spec

@@ -61,7 +61,8 @@ func (a *Auth) ended(ctx context.Context, s *Session) (bool, error) {
 	}
 	if v[1] != "" {
 		before, err := strconv.ParseInt(v[1], 10, 64)
-		return err != nil || s.Created.Unix() < before, nil
+		// Within the same second, fail closed: the session ends.
+		return err != nil || s.Created.Unix() <= before, nil
 	}
 	return false, nil
 }

@@ -77,18 +77,19 @@ type loginView struct {
 // application: op redirects the browser here with an auth request id, and
 // once the password checks out, the form sends it back to op's callback.
 type loginForm struct {
-	store      *storage
-	issuer     string
-	action     string // absolute URL the form posts to
-	callback   func(context.Context, string) string
-	hint       bool
-	csp        string
-	cookiePath string // the issuer's path: the session cookie is the OP's alone
-	secure     bool
-	log        *slog.Logger
+	store       *storage
+	issuer      string
+	action      string // absolute URL the form posts to
+	callback    func(context.Context, string) string
+	hint        bool
+	csp         string
+	cookiePath  string // the issuer's path: the session cookie is the OP's alone
+	secure      bool
+	backchannel *backchannel
+	log         *slog.Logger
 }
 
-func newLoginForm(s settings, store *storage, callback func(context.Context, string) string) *loginForm {
+func newLoginForm(s settings, store *storage, callback func(context.Context, string) string, bc *backchannel) *loginForm {
 	sum := sha256.Sum256([]byte(loginCSS))
 	return &loginForm{
 		store:    store,
@@ -98,9 +99,10 @@ func newLoginForm(s settings, store *storage, callback func(context.Context, str
 		hint:     s.demoUsers,
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"frame-ancestors 'none'; base-uri 'none'",
-		cookiePath: cookiePath(s.issuer),
-		secure:     strings.HasPrefix(s.issuer, "https:"),
-		log:        s.log,
+		cookiePath:  cookiePath(s.issuer),
+		secure:      strings.HasPrefix(s.issuer, "https:"),
+		backchannel: bc,
+		log:         s.log,
 	}
 }
 
@@ -215,14 +217,20 @@ func (l *loginForm) render(w http.ResponseWriter, status int, v loginView) {
 	v.CSS = template.CSS(loginCSS)
 	v.Action = l.action
 	v.Hint = l.hint
+	l.setPageHeaders(w)
+	w.WriteHeader(status)
+	if err := loginPage.Execute(w, v); err != nil {
+		l.log.Error("render login page", "err", err)
+	}
+}
+
+// setPageHeaders are the headers of every page the OP renders: no caching,
+// no script, no framing.
+func (l *loginForm) setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", l.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	if err := loginPage.Execute(w, v); err != nil {
-		l.log.Error("render login page", "err", err)
-	}
 }

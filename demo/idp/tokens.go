@@ -26,6 +26,7 @@ type accessToken struct {
 	clientID string
 	subject  string
 	scopes   []string
+	sid      string // the browser session at the OP the grant began in
 	expires  time.Time
 }
 
@@ -70,7 +71,7 @@ func (s *storage) CreateAccessToken(_ context.Context, req op.TokenRequest) (str
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.sweep(now)
-	at := s.newAccessToken(s.newGrant(a, now), a.clientID, a.subject, a.scopes, now)
+	at := s.newAccessToken(s.newGrant(a, now), a.clientID, a.subject, a.sid, a.scopes, now)
 	return at.id, at.expires, nil
 }
 
@@ -86,7 +87,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 	switch r := req.(type) {
 	case *authRequest:
 		grantID := s.newGrant(r, now)
-		at := s.newAccessToken(grantID, r.clientID, r.subject, r.scopes, now)
+		at := s.newAccessToken(grantID, r.clientID, r.subject, r.sid, r.scopes, now)
 		rt := s.newRefreshToken(&refreshToken{
 			grantID:  grantID,
 			clientID: r.clientID,
@@ -111,7 +112,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 		}
 		// The access token may carry scopes narrowed by the request; the
 		// new refresh token keeps the grant's (RFC 6749 section 6).
-		at := s.newAccessToken(old.grantID, old.clientID, old.subject, r.scopes, now)
+		at := s.newAccessToken(old.grantID, old.clientID, old.subject, old.sid, r.scopes, now)
 		next := *old
 		next.rotated = time.Time{}
 		rt := s.newRefreshToken(&next, now)
@@ -135,12 +136,13 @@ func (s *storage) newGrant(a *authRequest, now time.Time) string {
 
 // newAccessToken records an access token; op signs the JWT with its id as
 // jti. The caller holds s.mu.
-func (s *storage) newAccessToken(grantID, clientID, subject string, scopes []string, now time.Time) *accessToken {
+func (s *storage) newAccessToken(grantID, clientID, subject, sid string, scopes []string, now time.Time) *accessToken {
 	t := &accessToken{
 		id:       rand.Text(),
 		grantID:  grantID,
 		clientID: clientID,
 		subject:  subject,
+		sid:      sid,
 		scopes:   slices.Clone(scopes),
 		expires:  now.Add(s.accessTTL),
 	}

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"bff/internal/bfftest"
 	"bff/internal/redisstore"
 )
+
+func TestMain(m *testing.M) { bfftest.RedisMain(m) }
 
 // running starts a store on r and waits until it is ready.
 func running(t *testing.T, r *bfftest.Redis) *redisstore.Store {
@@ -38,7 +41,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestKV(t *testing.T) {
-	r := bfftest.StartRedis(t)
+	r := bfftest.RedisDB(t)
 	a, b := running(t, r), running(t, r) // two replicas
 	ctx := context.Background()
 
@@ -72,7 +75,7 @@ func TestKV(t *testing.T) {
 // TestCachedReadsCostNoRoundTrip: a read that Redis has not invalidated is
 // answered from the process, so Redis sees it once.
 func TestCachedReadsCostNoRoundTrip(t *testing.T) {
-	r := bfftest.StartRedis(t)
+	r := bfftest.RedisDB(t)
 	s := running(t, r)
 	ctx := context.Background()
 	s.Set(ctx, "session", "live", time.Minute)
@@ -131,7 +134,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestTake(t *testing.T) {
-	r := bfftest.StartRedis(t)
+	r := bfftest.RedisDB(t)
 	a, b := running(t, r), running(t, r)
 	ctx := context.Background()
 	// 6 a minute with a burst of 5, across two replicas.
@@ -156,5 +159,53 @@ func TestTake(t *testing.T) {
 func TestNewRefusesBadURL(t *testing.T) {
 	if _, err := redisstore.New("redis://u:pa ss@[::1", time.Second, nil); err == nil || strings.Contains(err.Error(), "pa ss") {
 		t.Errorf("a bad URL: %v", err)
+	}
+}
+
+// TestGarbage: a server that answers garbage is a Redis that cannot be
+// reached, not a panic.
+func TestGarbage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 4096)
+				for {
+					if _, err := conn.Read(buf); err != nil {
+						return
+					}
+					if _, err := conn.Write([]byte("?not redis\r\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	s, err := redisstore.New("redis://"+ln.Addr().String()+"/0", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(300 * time.Millisecond)
+	if s.Ready() {
+		t.Error("ready with a server that answers garbage")
+	}
+	if _, err := s.GetCached(ctx, "k"); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("GetCached: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.SetNX(ctx, "k", "v", time.Minute); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("SetNX: %v, want ErrUnavailable", err)
 	}
 }
