@@ -85,7 +85,10 @@ func TestBackchannelLogoutTokens(t *testing.T) {
 		{"no iat", func(c map[string]any) string { delete(c, "iat"); return k.sign(t, c) }, false},
 		{"nonce", func(c map[string]any) string { c["nonce"] = "n"; return k.sign(t, c) }, false},
 		{"no events", func(c map[string]any) string { delete(c, "events"); return k.sign(t, c) }, false},
-		{"other event", func(c map[string]any) string { c["events"] = map[string]any{"urn:other": map[string]any{}}; return k.sign(t, c) }, false},
+		{"other event", func(c map[string]any) string {
+			c["events"] = map[string]any{"urn:other": map[string]any{}}
+			return k.sign(t, c)
+		}, false},
 		{"event not an object", func(c map[string]any) string { c["events"] = map[string]any{bclEvent: true}; return k.sign(t, c) }, false},
 		{"wrong aud", func(c map[string]any) string { c["aud"] = "another"; return k.sign(t, c) }, false},
 		{"wrong iss", func(c map[string]any) string { c["iss"] = "http://127.0.0.1:1/idp"; return k.sign(t, c) }, false},
