@@ -47,6 +47,10 @@ func parseHandle(b []byte) (*handleRef, error) {
 
 func handleKey(id [16]byte) string { return sharedKey("session", string(id[:])) }
 
+// errSessionGone: a handle whose record is gone (ended, expired, or lost
+// with the store's data). Its cookie can only be cleared.
+var errSessionGone = errors.New("the stored session is gone")
+
 // loadHandle reads the session a handle names. A record that is gone
 // (ended, expired, or lost with the store's data) is no session.
 func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
@@ -62,7 +66,7 @@ func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	if v[0] == "" {
-		return nil, errors.New("the stored session is gone")
+		return nil, errSessionGone
 	}
 	sealed, err := base64.RawStdEncoding.DecodeString(v[0])
 	if err != nil {

@@ -126,6 +126,8 @@ func (s *redisServer) start() error {
 	s.cmd = exec.Command("redis-server",
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--databases", strconv.Itoa(redisDatabases),
+		// DEBUG SLEEP is how a test makes Redis slow.
+		"--enable-debug-command", "local",
 		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
