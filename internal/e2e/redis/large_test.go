@@ -109,6 +109,7 @@ func TestLargeSession(t *testing.T) {
 		if ttl, _ := db.Do("PTTL", keys[0]); ttl.(int64) <= 0 {
 			t.Errorf("the session record has TTL %v, want it to expire with the session", ttl)
 		}
+		t.Logf("its record in Redis: %d bytes of value, %v bytes of memory", len(db.Value(keys[0])), memoryUsage(t, db, keys[0]))
 
 		// A refresh rewrites the record behind the same kind of handle.
 		s.Clock.Advance(2 * time.Minute)
@@ -144,6 +145,9 @@ func TestLargeSession(t *testing.T) {
 		s.Login()
 		if cs := s.SessionCookies(); len(cs) != 1 || len(cs[0].Value) > 300 {
 			t.Fatalf("session cookies %d; want one handle of at most 300 bytes", len(cs))
+		}
+		for _, k := range db.Keys() {
+			t.Logf("the demo OP's token set in Redis: %d bytes of value, %v bytes of memory", len(db.Value(k)), memoryUsage(t, db, k))
 		}
 		if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
 			t.Fatalf("api: %d", r.StatusCode)
@@ -193,4 +197,14 @@ func TestNothingInRedisRevealsAToken(t *testing.T) {
 			}
 		}
 	}
+}
+
+// memoryUsage is what Redis says key costs it, overhead included.
+func memoryUsage(t *testing.T, db *bfftest.Redis, key string) any {
+	t.Helper()
+	n, err := db.Do("MEMORY", "USAGE", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
