@@ -30,6 +30,22 @@ func waitReady(t *testing.T, s *bfftest.Stack, i, want int) {
 	}
 }
 
+// waitRedisUnready waits until replica 0 has discovered the IdP and says
+// it is not ready because of Redis; until discovery is done /readyz names
+// the IdP.
+func waitRedisUnready(t *testing.T, s *bfftest.Stack) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, text := ready(t, s, 0)
+		if st == http.StatusServiceUnavailable && strings.Contains(text, "redis") {
+			return
+		}
+		if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %q, want 503 naming redis", st, text)
+		}
+	}
+}
+
 // wantStoreUnavailable checks a 503 problem that leaves the cookie alone.
 func wantStoreUnavailable(t *testing.T, what string, r bfftest.Response) {
 	t.Helper()
@@ -50,16 +66,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	redis := bfftest.StartRedis(t)
 	redis.Stop()
 	s := withRedis(t, redis, bfftest.StackOptions{Unready: true})
-	// Until discovery is done /readyz names the IdP; then it names Redis.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		st, text := ready(t, s, 0)
-		if st == http.StatusServiceUnavailable && strings.Contains(text, "redis") {
-			break
-		}
-		if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			t.Fatalf("/readyz with Redis down: %d %q, want 503 naming redis", st, text)
-		}
-	}
+	waitRedisUnready(t, s)
 	if r := s.Get("/healthz"); r.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %d, want 200: the process is alive", r.StatusCode)
 	}
