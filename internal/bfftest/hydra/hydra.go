@@ -187,9 +187,14 @@ type ClientOptions struct {
 	AuthMethod string
 }
 
+// BackchannelLogoutPath is where bff is to receive Hydra's back-channel
+// logout tokens, which it does only with Redis.
+const BackchannelLogoutPath = "/auth/backchannel-logout"
+
 // Register creates, through POST /admin/clients, the confidential client
-// of bff deployed at public: authorization code and refresh token grants,
-// bff's default scopes, its callback and post-logout URLs.
+// of bff deployed at public as docs/idp-setup.md registers it:
+// authorization code and refresh token grants, bff's default scopes, its
+// callback, post-logout and back-channel logout URLs.
 func (h *Hydra) Register(t testing.TB, public *url.URL, o ClientOptions) Client {
 	t.Helper()
 	in := map[string]any{
@@ -199,6 +204,7 @@ func (h *Hydra) Register(t testing.TB, public *url.URL, o ClientOptions) Client 
 		"scope":                     "openid offline_access profile email",
 		"redirect_uris":             []string{public.JoinPath(endpoint.Callback).String()},
 		"post_logout_redirect_uris": []string{public.JoinPath("/").String()},
+		"backchannel_logout_uri":    public.JoinPath(BackchannelLogoutPath).String(),
 	}
 	if o.AuthMethod != "" {
 		in["token_endpoint_auth_method"] = o.AuthMethod
