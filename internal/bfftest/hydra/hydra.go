@@ -148,10 +148,9 @@ func Start(t testing.TB, o Options) *Hydra {
 
 func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 
-// waitReady waits for both listeners, then has Hydra make its signing
-// key: it does that at the first request for it, which on a busy machine
-// takes long enough to time out the first discovery of the bff under
-// test.
+// waitReady waits for both listeners, then for Hydra's signing key, which
+// Hydra makes at the first request for it: seconds on a busy machine,
+// which then count as Hydra's start instead of as the first sign-in.
 func (h *Hydra) waitReady(t testing.TB) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {

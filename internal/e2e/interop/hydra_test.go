@@ -16,9 +16,10 @@ import (
 	"bff/oidc"
 )
 
-// accessTTL is Hydra's access-token lifetime here: short, so that the
-// refresh step is a real one, yet longer than bff's 30 s refresh margin so
-// that a fresh token is used as it is.
+// accessTTL is Hydra's TTL_ACCESS_TOKEN here. bff judges expiry by the
+// expires_in Hydra sends, on the stack's clock, which the tests move past
+// it instead of waiting; it is longer than bff's 30 s refresh margin, so a
+// fresh token is used as it is.
 const accessTTL = time.Minute
 
 // TestHydra starts one Hydra, with strict refresh-token rotation, and runs
