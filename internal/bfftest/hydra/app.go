@@ -25,10 +25,13 @@ func (h *Hydra) flows() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
+		// remember: Hydra grants this client's next prompt=none sign-in
+		// without asking again.
 		h.accept(w, r, "consent", map[string]any{
 			"grant_scope":                 req.Scope,
 			"grant_access_token_audience": req.Audience,
 			"session":                     map[string]any{"id_token": h.User.Claims},
+			"remember":                    true,
 		})
 	})
 	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,7 @@ func TestHydra(t *testing.T) {
 		run  func(*testing.T, *hydra.Hydra)
 	}{
 		{"flow", testFlow},
+		{"silent sign-in", testSilentSignIn},
 		{"discovery", testDiscovery},
 		{"issuer without its trailing slash", testIssuerMismatch},
 		{"client_secret_post client", testPostClient},
