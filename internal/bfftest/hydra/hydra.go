@@ -7,6 +7,7 @@ package hydra
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"bff/internal/bfftest"
 	"bff/internal/bfftest/kit"
+	"bff/internal/config"
 	"bff/internal/endpoint"
 )
 
@@ -184,6 +186,9 @@ type ClientOptions struct {
 	// AuthMethod is the client's token_endpoint_auth_method; "" leaves
 	// Hydra's default, client_secret_basic.
 	AuthMethod string
+	// Scope is the scopes the client may ask for; "" is bff's default
+	// BFF_SCOPES.
+	Scope string
 }
 
 // BackchannelLogoutPath is where bff is to receive Hydra's back-channel
@@ -200,7 +205,7 @@ func (h *Hydra) Register(t testing.TB, public *url.URL, o ClientOptions) Client 
 		"client_secret":             rand.Text(),
 		"grant_types":               []string{"authorization_code", "refresh_token"},
 		"response_types":            []string{"code"},
-		"scope":                     "openid offline_access profile email",
+		"scope":                     cmp.Or(o.Scope, config.DefaultScopes),
 		"redirect_uris":             []string{public.JoinPath(endpoint.Callback).String()},
 		"post_logout_redirect_uris": []string{public.JoinPath("/").String()},
 		"backchannel_logout_uri":    public.JoinPath(BackchannelLogoutPath).String(),

@@ -82,3 +82,19 @@ func testPostClient(t *testing.T, h *hydra.Hydra) {
 		t.Error("bff did not log Hydra's 401 invalid_client")
 	}
 }
+
+// testNarrowClient signs in with bff's default scopes through a client
+// registered for openid and offline_access only: Hydra refuses the
+// authorization request with invalid_scope, whatever its discovery
+// document lists, and bff answers the callback 400 with no session.
+func testNarrowClient(t *testing.T, h *hydra.Hydra) {
+	s := bfftest.NewStack(t, bfftest.StackOptions{IdP: h.IdPWith(hydra.ClientOptions{Scope: "openid offline_access"})})
+	start := s.Get(endpoint.Login + "?returnTo=/")
+	cb := h.Follow(t, s.Client, start.Header.Get("Location"))
+	if got := cb.Query().Get("error"); got != "invalid_scope" {
+		t.Errorf("Hydra answered the authorization request with error %q, want invalid_scope", got)
+	}
+	if r := s.Get(cb.RequestURI()); r.StatusCode != http.StatusBadRequest || len(s.SessionCookies()) != 0 {
+		t.Errorf("callback: %d with %d session cookies, want 400 and none", r.StatusCode, len(s.SessionCookies()))
+	}
+}
