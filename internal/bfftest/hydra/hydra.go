@@ -191,10 +191,6 @@ type ClientOptions struct {
 	Scope string
 }
 
-// BackchannelLogoutPath is where bff is to receive Hydra's back-channel
-// logout tokens, which it does only with Redis.
-const BackchannelLogoutPath = "/auth/backchannel-logout"
-
 // Register creates, through POST /admin/clients, the confidential client
 // of bff deployed at public as docs/idp-setup.md registers it:
 // authorization code and refresh token grants, bff's default scopes, its
@@ -202,13 +198,14 @@ const BackchannelLogoutPath = "/auth/backchannel-logout"
 func (h *Hydra) Register(t testing.TB, public *url.URL, o ClientOptions) Client {
 	t.Helper()
 	in := map[string]any{
-		"client_secret":             rand.Text(),
-		"grant_types":               []string{"authorization_code", "refresh_token"},
-		"response_types":            []string{"code"},
-		"scope":                     cmp.Or(o.Scope, config.DefaultScopes),
-		"redirect_uris":             []string{public.JoinPath(endpoint.Callback).String()},
-		"post_logout_redirect_uris": []string{public.JoinPath("/").String()},
-		"backchannel_logout_uri":    public.JoinPath(BackchannelLogoutPath).String(),
+		"client_secret":                       rand.Text(),
+		"grant_types":                         []string{"authorization_code", "refresh_token"},
+		"response_types":                      []string{"code"},
+		"scope":                               cmp.Or(o.Scope, config.DefaultScopes),
+		"redirect_uris":                       []string{public.JoinPath(endpoint.Callback).String()},
+		"post_logout_redirect_uris":           []string{public.JoinPath("/").String()},
+		"backchannel_logout_uri":              public.JoinPath(endpoint.BackchannelLogout).String(),
+		"backchannel_logout_session_required": true,
 	}
 	if o.AuthMethod != "" {
 		in["token_endpoint_auth_method"] = o.AuthMethod
