@@ -44,26 +44,36 @@ func Get(t testing.TB, c *http.Client, base, target string, headers ...string) R
 // Do sends one request with c and reads the whole answer.
 func Do(t testing.TB, c *http.Client, method, base, target string, body io.Reader, headers ...string) Response {
 	t.Helper()
+	r, err := Send(c, method, base, target, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Send is [Do] for a goroutine other than the test's, which must not
+// stop the test: it returns the error instead.
+func Send(c *http.Client, method, base, target string, body io.Reader, headers ...string) (Response, error) {
 	if strings.HasPrefix(target, "/") {
 		target = base + target
 	}
 	req, err := http.NewRequest(method, target, body)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
-	return Response{Response: resp, Text: string(b)}
+	return Response{Response: resp, Text: string(b)}, nil
 }
 
 // SetCookieNames are the names of the cookies a response sets or expires.
