@@ -584,6 +584,7 @@ type composeFileT struct {
 		Ports       []string          `json:"ports"`
 		NetworkMode string            `json:"network_mode"`
 		Volumes     []string          `json:"volumes"`
+		DependsOn   []string          `json:"depends_on"`
 		Build       *struct {
 			Context    string `json:"context"`
 			Dockerfile string `json:"dockerfile"`
@@ -678,6 +679,24 @@ func TestComposeAndRealmAgree(t *testing.T) {
 	}
 	if up := mustURL(t, upstream); !publishes(c.Services["whoami"].Ports, up.Port()) {
 		t.Errorf("BFF_ROUTES upstream %s: whoami does not publish port %s", upstream, up.Port())
+	}
+
+	// Redis, when the example uses it, is the published redis service, and
+	// runs without evicting: an evicted key is a revocation lost.
+	if u := env["BFF_REDIS_URL"]; u != "" {
+		rd, ok := c.Services["redis"]
+		if !ok {
+			t.Fatal("BFF_REDIS_URL is set but there is no redis service")
+		}
+		if !publishes(rd.Ports, mustURL(t, u).Port()) {
+			t.Errorf("BFF_REDIS_URL %s: redis does not publish that port on loopback", u)
+		}
+		if i := slices.Index(rd.Command, "--maxmemory-policy"); i < 0 || i+1 >= len(rd.Command) || rd.Command[i+1] != "noeviction" {
+			t.Errorf("redis command %v: want --maxmemory-policy noeviction", rd.Command)
+		}
+		if !slices.Contains(bff.DependsOn, "redis") {
+			t.Error("bff does not depend on redis")
+		}
 	}
 
 	// The realm's client is the one bff is configured with.
