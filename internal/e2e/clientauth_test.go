@@ -22,7 +22,7 @@ func TestClientAuthentication(t *testing.T) {
 			if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
 				t.Fatalf("refresh: %d", r.StatusCode)
 			}
-			logout := jsonField(t, s.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl")
+			logout := s.LogoutURL()
 			if r := s.Get(logout); r.StatusCode != http.StatusFound {
 				t.Fatalf("logout: %d", r.StatusCode)
 			}

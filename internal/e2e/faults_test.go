@@ -347,7 +347,7 @@ func checkLogoutAnswer(t *testing.T, r *bfftest.Stack, resp bfftest.Response) {
 	rest := bfftest.Response{Response: &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}, Text: resp.Text}
 	rest.Header.Set("Location", loc.String())
 	checkClean(t, rest, forbidden(r), false, http.StatusFound)
-	if !expiresAllSession(resp) {
+	if !bfftest.ExpiresSession(resp) {
 		t.Errorf("session chunks not expired: %q", resp.Header.Values("Set-Cookie"))
 	}
 }

@@ -162,7 +162,7 @@ func TestRefreshRefused(t *testing.T) {
 		if r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("api: %d, want 401", r.StatusCode)
 		}
-		if !expiresAllSession(r) {
+		if !bfftest.ExpiresSession(r) {
 			t.Errorf("session chunks not expired: %q", r.Header.Values("Set-Cookie"))
 		}
 		if r := s.Get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {
@@ -184,7 +184,7 @@ func TestRefusedRefreshRemembered(t *testing.T) {
 	const replays = 10
 	for i := range replays {
 		r := bfftest.Get(t, replay, s.Front.URL, "/api/x", "X-CSRF", "1")
-		if r.StatusCode != http.StatusUnauthorized || !expiresAllSession(r) {
+		if r.StatusCode != http.StatusUnauthorized || !bfftest.ExpiresSession(r) {
 			t.Fatalf("replay %d: %d, Set-Cookie %q; want 401 with every chunk expired", i, r.StatusCode, r.Header.Values("Set-Cookie"))
 		}
 	}
@@ -257,8 +257,8 @@ func TestRefreshRefusalOrOutage(t *testing.T) {
 			broken.Store(false)
 			after := s.API("/api/y")
 			if tc.wantStatus == http.StatusUnauthorized {
-				if !expiresAllSession(r) || after.StatusCode != http.StatusUnauthorized {
-					t.Errorf("refusal: chunks expired %v, next request %d; want the session over", expiresAllSession(r), after.StatusCode)
+				if !bfftest.ExpiresSession(r) || after.StatusCode != http.StatusUnauthorized {
+					t.Errorf("refusal: chunks expired %v, next request %d; want the session over", bfftest.ExpiresSession(r), after.StatusCode)
 				}
 				return
 			}
@@ -317,19 +317,6 @@ func TestRefreshTokenRotation(t *testing.T) {
 	if c := s.OP.Counts(); c.RefreshGrants != 2 || c.RefreshRefused != 0 {
 		t.Errorf("OP counts %+v, want 2 grants, none refused", c)
 	}
-}
-
-func expiresAllSession(r bfftest.Response) bool {
-	n := 0
-	for _, line := range r.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(line, "__Host-bff-session") {
-			if !strings.Contains(line, "Max-Age=0") {
-				return false
-			}
-			n++
-		}
-	}
-	return n > 0
 }
 
 // frozenJar sends the same cookies on every request and ignores updates.

@@ -23,7 +23,7 @@ func TestMetricsScrape(t *testing.T) {
 	anon, _ := bfftest.NewClient(t)
 	anon.Jar.SetCookies(s.Public, []*http.Cookie{{Name: "__Host-bff-session", Value: "garbage"}})
 	bfftest.Get(t, anon, s.Front.URL, "/api/d", "X-CSRF", "1")                   // rejected: malformed
-	s.Get(jsonField(t, s.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl")) // revokes the refresh token
+	s.Get(s.LogoutURL()) // revokes the refresh token
 
 	scrape := bfftest.Get(t, anon, "http://"+metrics, "/metrics")
 	if scrape.StatusCode != http.StatusOK {

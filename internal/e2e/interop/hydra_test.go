@@ -181,11 +181,7 @@ func refresh(t *testing.T, h *hydra.Hydra, s *bfftest.Stack, old *oidc.Session) 
 // and the logout app, at Hydra, and revokes the refresh token.
 func logout(t *testing.T, h *hydra.Hydra, s *bfftest.Stack) {
 	sess := s.Session()
-	var info struct {
-		LogoutURL string `json:"logoutUrl"`
-	}
-	decode(t, s.API("/auth/session").Text, &info)
-	r := s.Get(info.LogoutURL)
+	r := s.Get(s.LogoutURL())
 	if r.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d %s", r.StatusCode, r.Text)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,22 +43,18 @@ func testHydraBackchannel(t *testing.T, h *hydra.Hydra) {
 		t.Fatalf("the two sign-ins have sids %q and %q; want one Hydra login session", a, b)
 	}
 	for i := range s.Replicas {
-		if r := toReplica(t, s, i, other, "/auth/session"); r.StatusCode != http.StatusOK {
+		if r := s.OnReplica(i, other, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
 			t.Fatalf("replica %d, the other session before logout: %d", i, r.StatusCode)
 		}
 	}
-	var info struct {
-		LogoutURL string `json:"logoutUrl"`
-	}
-	decode(t, s.API("/auth/session").Text, &info)
-	r := s.Get(info.LogoutURL)
+	r := s.Get(s.LogoutURL())
 	if r.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d %s", r.StatusCode, r.Text)
 	}
 	h.Follow(t, s.Client, r.Header.Get("Location"))
 	began := time.Now()
 	for i := range s.Replicas {
-		for toReplica(t, s, i, other, "/auth/session").StatusCode != http.StatusUnauthorized {
+		for s.OnReplica(i, other, http.MethodGet, "/auth/session").StatusCode != http.StatusUnauthorized {
 			if time.Since(began) > 10*time.Second {
 				t.Fatalf("replica %d still serves the other session 10 s after Hydra's logout\nHydra's log:\n%s", i, h.Log())
 			}
@@ -84,17 +79,7 @@ func testHydraOneRefresh(t *testing.T, h *hydra.Hydra) {
 	s.Clock.Advance(accessTTL)
 
 	const n = 100
-	statuses := make([]int, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			statuses[i] = toReplica(t, s, i%2, cookies, "/api/race").StatusCode
-		})
-	}
-	close(start)
-	wg.Wait()
+	statuses := s.Race(n, cookies, "/api/race")
 	tally := map[int]int{}
 	for _, st := range statuses {
 		tally[st]++
@@ -119,20 +104,6 @@ func testHydraOneRefresh(t *testing.T, h *hydra.Hydra) {
 			t.Error("the access token the upstream got is not active at Hydra")
 		}
 	}
-}
-
-// toReplica sends a request with cookies straight to replica i, as the
-// SPA's JavaScript does.
-func toReplica(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie, path string) bfftest.Response {
-	t.Helper()
-	var pairs []string
-	for _, c := range cookies {
-		pairs = append(pairs, c.Name+"="+c.Value)
-	}
-	c := &http.Client{Timeout: 10 * time.Second}
-	defer c.CloseIdleConnections()
-	return bfftest.Do(t, c, http.MethodGet, "http://"+s.Replicas[i].Addr, path, nil,
-		"X-CSRF", "1", "Cookie", strings.Join(pairs, "; "))
 }
 
 // sid is an ID token's sid claim. The token came out of a sealed session,

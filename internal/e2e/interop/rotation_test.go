@@ -41,7 +41,7 @@ func testReplayedRefreshToken(t *testing.T, h *hydra.Hydra) {
 
 	s.Clock.Advance(31 * time.Second) // past the replica's recent result
 	r := withCookies(t, s, before, "/api/c")
-	if r.StatusCode != http.StatusUnauthorized || !expiresSession(r) {
+	if r.StatusCode != http.StatusUnauthorized || !bfftest.ExpiresSession(r) {
 		t.Fatalf("replayed old cookie: %d, session cookies %v; want 401 and them expired", r.StatusCode, r.Header.Values("Set-Cookie"))
 	}
 	for name, tok := range map[string]string{"refresh": current.RefreshToken, "access": current.AccessToken} {
@@ -50,7 +50,7 @@ func testReplayedRefreshToken(t *testing.T, h *hydra.Hydra) {
 		}
 	}
 	s.Clock.Advance(accessTTL)
-	if r := s.API("/api/d"); r.StatusCode != http.StatusUnauthorized || !expiresSession(r) {
+	if r := s.API("/api/d"); r.StatusCode != http.StatusUnauthorized || !bfftest.ExpiresSession(r) {
 		t.Errorf("current cookie after the replay: %d; want 401 and its session expired", r.StatusCode)
 	}
 }
@@ -62,20 +62,6 @@ func withCookies(t *testing.T, s *bfftest.Stack, cookies []*http.Cookie, path st
 	c, jar := bfftest.NewClient(t)
 	jar.SetCookies(s.Public, cookies)
 	return bfftest.Get(t, c, s.Front.URL, path, "X-CSRF", "1")
-}
-
-// expiresSession reports whether r expires session cookies and sets none.
-func expiresSession(r bfftest.Response) bool {
-	var expired int
-	for _, c := range r.Cookies() {
-		if strings.HasPrefix(c.Name, "__Host-bff-session") {
-			if c.MaxAge >= 0 {
-				return false
-			}
-			expired++
-		}
-	}
-	return expired > 0
 }
 
 // raceRounds is how many times testRacingReplicas races two replicas.

@@ -28,7 +28,7 @@ func TestSignOutAtTheOP(t *testing.T) {
 	s.Login()
 	copied := s.SessionCookies()
 	for i := range s.Replicas {
-		if r := onReplica(t, s, i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
+		if r := s.OnReplica(i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
 			t.Fatalf("replica %d: %d", i, r.StatusCode)
 		}
 	}
@@ -122,7 +122,7 @@ func TestBackchannelLogoutTokens(t *testing.T) {
 					t.Fatalf("%d %q %s, want a 400 problem", r.StatusCode, r.Header.Get("Content-Type"), r.Text)
 				}
 				for i := range s.Replicas {
-					if r := onReplica(t, s, i, s.SessionCookies(), http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
+					if r := s.OnReplica(i, s.SessionCookies(), http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
 						t.Errorf("replica %d: %d after a refused logout token, want the session alive", i, r.StatusCode)
 					}
 				}

@@ -12,7 +12,7 @@ import (
 // ready is what replica i's /readyz says.
 func ready(t *testing.T, s *bfftest.Stack, i int) (int, string) {
 	t.Helper()
-	r := onReplica(t, s, i, nil, http.MethodGet, "/readyz")
+	r := s.OnReplica(i, nil, http.MethodGet, "/readyz")
 	return r.StatusCode, r.Text
 }
 
@@ -105,15 +105,15 @@ func TestRedisDiesMidTraffic(t *testing.T) {
 		}
 	}
 	s.Upstream.Drain()
-	bye := logoutURL(t, s)
+	bye := s.LogoutURL()
 
 	redis.Stop()
 	for i := range s.Replicas {
 		waitReady(t, s, i, http.StatusServiceUnavailable)
 	}
 	for i := range s.Replicas {
-		wantStoreUnavailable(t, "a live session", onReplica(t, s, i, s.SessionCookies(), http.MethodGet, "/api/x"))
-		r := onReplica(t, s, i, revoked, http.MethodGet, "/api/x")
+		wantStoreUnavailable(t, "a live session", s.OnReplica(i, s.SessionCookies(), http.MethodGet, "/api/x"))
+		r := s.OnReplica(i, revoked, http.MethodGet, "/api/x")
 		if r.StatusCode == http.StatusOK {
 			t.Errorf("replica %d let a logged-out session through with Redis down", i)
 		}
@@ -130,7 +130,7 @@ func TestRedisDiesMidTraffic(t *testing.T) {
 	redis.Start() // empty
 	for i := range s.Replicas {
 		waitReady(t, s, i, http.StatusOK)
-		if r := onReplica(t, s, i, s.SessionCookies(), http.MethodGet, "/api/x"); r.StatusCode != http.StatusOK {
+		if r := s.OnReplica(i, s.SessionCookies(), http.MethodGet, "/api/x"); r.StatusCode != http.StatusOK {
 			t.Errorf("replica %d with Redis back: %d, want the live session served", i, r.StatusCode)
 		}
 	}
@@ -147,7 +147,7 @@ func TestSlowRedis(t *testing.T) {
 	if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
 		t.Fatalf("api: %d", r.StatusCode)
 	}
-	bye := logoutURL(t, s)
+	bye := s.LogoutURL()
 	awake := make(chan error, 1)
 	go func() {
 		_, err := redis.Do("DEBUG", "SLEEP", "4")

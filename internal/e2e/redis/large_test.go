@@ -133,7 +133,7 @@ func TestLargeSession(t *testing.T) {
 			}
 		}
 		for i := range s.Replicas {
-			if r := onReplica(t, s, i, handle, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusUnauthorized {
+			if r := s.OnReplica(i, handle, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusUnauthorized {
 				t.Errorf("replica %d: the handle after logout: %d, want 401", i, r.StatusCode)
 			}
 		}
@@ -158,7 +158,7 @@ func TestLargeSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := s.API("/api/x")
-		if r.StatusCode != http.StatusUnauthorized || !expiresSession(r) {
+		if r.StatusCode != http.StatusUnauthorized || !bfftest.ExpiresSession(r) {
 			t.Errorf("after the record was lost: %d %q, want 401 and the cookie expired", r.StatusCode, r.Header.Values("Set-Cookie"))
 		}
 	})

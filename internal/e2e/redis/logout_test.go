@@ -28,7 +28,7 @@ func TestLogoutEverywhere(t *testing.T) {
 			s.Login()
 			copied := s.SessionCookies()
 			for i := range s.Replicas { // both replicas serve the copy, and cache it
-				if r := onReplica(t, s, i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
+				if r := s.OnReplica(i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
 					t.Fatalf("replica %d before logout: %d", i, r.StatusCode)
 				}
 			}
@@ -37,7 +37,7 @@ func TestLogoutEverywhere(t *testing.T) {
 			}
 			if !redis {
 				for i := range s.Replicas {
-					if r := onReplica(t, s, i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
+					if r := s.OnReplica(i, copied, http.MethodGet, "/auth/session"); r.StatusCode != http.StatusOK {
 						t.Errorf("stateless replica %d: a copied cookie after logout: %d, want 200 (it lives until it expires)", i, r.StatusCode)
 					}
 				}
@@ -46,7 +46,7 @@ func TestLogoutEverywhere(t *testing.T) {
 			for i := range s.Replicas {
 				took := untilRefused(t, s, i, copied, time.Second)
 				t.Logf("replica %d refused the copied cookie %v after logout", i, took)
-				if r := onReplica(t, s, i, copied, http.MethodGet, "/api/x"); r.StatusCode != http.StatusUnauthorized {
+				if r := s.OnReplica(i, copied, http.MethodGet, "/api/x"); r.StatusCode != http.StatusUnauthorized {
 					t.Errorf("replica %d proxied for an ended session: %d", i, r.StatusCode)
 				}
 			}

@@ -28,23 +28,6 @@ func withRedis(t *testing.T, r *bfftest.Redis, o bfftest.StackOptions) *bfftest.
 	return bfftest.NewStack(t, o)
 }
 
-// onReplica sends a request carrying cookies straight to replica i, past
-// the front, as the SPA's JavaScript would (X-CSRF).
-func onReplica(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie, method, path string) bfftest.Response {
-	t.Helper()
-	c := &http.Client{
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
-	var pairs []string
-	for _, ck := range cookies {
-		pairs = append(pairs, ck.Name+"="+ck.Value)
-	}
-	return bfftest.Do(t, c, method, "http://"+s.Replicas[i].Addr, path, nil,
-		"X-CSRF", "1", "Cookie", strings.Join(pairs, "; "))
-}
-
 // untilRefused polls the session endpoint on replica i with cookies until
 // it answers 401, and returns how long that took. It fails the test
 // after within.
@@ -52,10 +35,10 @@ func untilRefused(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie,
 	t.Helper()
 	start := time.Now()
 	for {
-		r := onReplica(t, s, i, cookies, http.MethodGet, "/auth/session")
+		r := s.OnReplica(i, cookies, http.MethodGet, "/auth/session")
 		switch r.StatusCode {
 		case http.StatusUnauthorized:
-			if !expiresSession(r) {
+			if !bfftest.ExpiresSession(r) {
 				t.Errorf("replica %d: 401 without expiring the session cookie: %q", i, r.Header.Values("Set-Cookie"))
 			}
 			return time.Since(start)
@@ -68,21 +51,6 @@ func untilRefused(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie,
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// expiresSession reports whether r expires every session chunk it names,
-// and names at least one.
-func expiresSession(r bfftest.Response) bool {
-	n := 0
-	for _, line := range r.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(line, "__Host-bff-session") {
-			if !strings.Contains(line, "Max-Age=0") {
-				return false
-			}
-			n++
-		}
-	}
-	return n > 0
 }
 
 // idTokenClaims are the claims of the last ID token the OP issued.
@@ -118,17 +86,5 @@ func newBrowser(t *testing.T, s *bfftest.Stack) {
 // as the SPA does.
 func logout(t *testing.T, s *bfftest.Stack) bfftest.Response {
 	t.Helper()
-	return s.Get(logoutURL(t, s))
-}
-
-// logoutURL is the session's logoutUrl.
-func logoutURL(t *testing.T, s *bfftest.Stack) string {
-	t.Helper()
-	var session struct {
-		LogoutURL string `json:"logoutUrl"`
-	}
-	if err := json.Unmarshal([]byte(s.API("/auth/session").Text), &session); err != nil || session.LogoutURL == "" {
-		t.Fatalf("no logoutUrl in the session: %v", err)
-	}
-	return session.LogoutURL
+	return s.Get(s.LogoutURL())
 }

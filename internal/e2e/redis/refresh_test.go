@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,18 +31,8 @@ func TestOneRefreshAcrossReplicas(t *testing.T) {
 			s.Clock.Advance(2 * time.Minute) // the access token is past its expiry
 
 			const n = 100
-			statuses := make([]int, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					statuses[i] = onReplica(t, s, i%2, cookies, http.MethodGet, "/api/race").StatusCode
-				})
-			}
 			began := time.Now()
-			close(start)
-			wg.Wait()
+			statuses := s.Race(n, cookies, "/api/race")
 			took := time.Since(began)
 
 			tally := map[int]int{}
