@@ -68,6 +68,9 @@ type Config struct {
 	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
 	// this replica; 0 means 64.
 	MaxConcurrentRefreshes int
+	// Discovery, when set, is the IdP's discovery document: the Auth is
+	// ready from New, and Discover has nothing to fetch. Optional.
+	Discovery *Discovery
 }
 
 // Auth serves /auth/ and supplies access tokens to the proxy.
@@ -147,6 +150,14 @@ func New(cfg Config) (*Auth, error) {
 		a.mux.HandleFunc("GET "+endpoint.Token, a.token)
 	}
 	a.mux.HandleFunc(endpoint.Auth, a.notFound)
+	if d := cfg.Discovery; d != nil {
+		p, err := a.newProvider(d.goProvider(a.clientContext(context.Background())), d)
+		if err != nil {
+			return nil, err
+		}
+		a.provider.Store(p)
+		a.log.Info("identity provider configured from its discovery document", "issuer", d.Issuer)
+	}
 	return a, nil
 }
 
@@ -182,8 +193,12 @@ func (a *Auth) OwnsCookie(name string) bool {
 
 // Discover loads the provider's discovery document, retrying with capped
 // exponential backoff until it succeeds or ctx ends. An IdP that is down
-// when bff starts makes it not ready, never crash.
+// when bff starts makes it not ready, never crash. With Config.Discovery
+// there is nothing to load.
 func (a *Auth) Discover(ctx context.Context) error {
+	if a.Ready() {
+		return nil
+	}
 	delay := 250 * time.Millisecond
 	for {
 		p, err := a.discover(ctx)
@@ -209,16 +224,17 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	var extra struct {
-		Revocation        string   `json:"revocation_endpoint"`
-		EndSession        string   `json:"end_session_endpoint"`
-		TokenAuthMethods  []string `json:"token_endpoint_auth_methods_supported"`
-		RevokeAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
-	}
-	if err := p.Claims(&extra); err != nil {
+	var doc Discovery
+	if err := p.Claims(&doc); err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)
 	}
-	style, err := authStyle(extra.TokenAuthMethods, extra.RevokeAuthMethods)
+	return a.newProvider(p, &doc)
+}
+
+// newProvider is what bff keeps of a discovered provider p, whose document
+// is doc.
+func (a *Auth) newProvider(p *gooidc.Provider, doc *Discovery) (*provider, error) {
+	style, err := authStyle(doc.TokenAuthMethods, doc.RevokeAuthMethods)
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +249,8 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 			Scopes:       a.cfg.Scopes,
 		},
 		verifier:   p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
-		revocation: extra.Revocation,
-		endSession: extra.EndSession,
+		revocation: doc.Revocation,
+		endSession: doc.EndSession,
 	}
 	if p.UserInfoEndpoint() != "" {
 		out.userinfo = p

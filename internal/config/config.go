@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"bff/cookie"
+	"bff/oidc"
 	"bff/proxy"
 )
 
@@ -53,6 +54,12 @@ type Config struct {
 	// ErrorURL is where a failed sign-in sends the browser; "" shows bff's
 	// own error page.
 	ErrorURL string
+	// Discovery is the IdP's discovery document from BFF_DISCOVERY_FILE;
+	// nil when bff fetches it from the issuer.
+	Discovery *oidc.Discovery
+	// LambdaBuffered answers Lambda function URL invocations with one
+	// buffered result instead of a response stream.
+	LambdaBuffered bool
 }
 
 // Load reads and validates the environment. It reports every bad variable
@@ -87,6 +94,9 @@ func Load(getenv func(string) string) (*Config, error) {
 // It runs after every variable was read, on what could be read.
 func (c *Config) check() []error {
 	var errs []error
+	if c.Discovery != nil && c.Issuer != "" && c.Discovery.Issuer != c.Issuer {
+		errs = append(errs, fmt.Errorf("BFF_DISCOVERY_FILE: the document's issuer is %q, not BFF_ISSUER's %q", c.Discovery.Issuer, c.Issuer))
+	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: must differ from the public listener"))
 	}

@@ -106,6 +106,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		Now:           o.Now,
 		Observer:      observer{s.metrics},
 		IdPTimeout:    o.Timeouts.IdP,
+		Discovery:     cfg.Discovery,
 	})
 	if err != nil {
 		return nil, err
