@@ -85,8 +85,8 @@ func TestParseDiscovery(t *testing.T) {
 		good + `,"token_endpoint_auth_methods_supported":["client_secret_post"]}`: true,
 		good + `,"token_endpoint_auth_methods_supported":["private_key_jwt"]}`:    false,
 		good + `,"id_token_signing_alg_values_supported":["none","RS256"]}`:       true,
-		`{"issuer":"https://idp.example"}`:                                      false,
-		strings.Replace(good, "https://idp.example/t", "/t", 1) + `}`:           false,
+		`{"issuer":"https://idp.example"}`:                                        false,
+		strings.Replace(good, "https://idp.example/t", "/t", 1) + `}`:             false,
 		good:             false, // cut short
 		`<html></html>`:  false,
 		`[]`:             false,
