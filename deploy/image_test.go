@@ -19,15 +19,15 @@ const maxImageBytes = 20_000_000
 // netbase, base-files) as this machine has them installed: a stand-in for
 // the base image where no Docker engine can pull it.
 var distrolessFiles = map[string]string{
-	"etc/ssl/certs/ca-certificates.crt":      "/etc/ssl/certs/ca-certificates.crt",
-	"usr/share/zoneinfo":                     "/usr/share/zoneinfo",
-	"etc/services":                           "/etc/services",
-	"etc/protocols":                          "/etc/protocols",
-	"usr/lib/os-release":                     "/usr/lib/os-release",
+	"etc/ssl/certs/ca-certificates.crt":       "/etc/ssl/certs/ca-certificates.crt",
+	"usr/share/zoneinfo":                      "/usr/share/zoneinfo",
+	"etc/services":                            "/etc/services",
+	"etc/protocols":                           "/etc/protocols",
+	"usr/lib/os-release":                      "/usr/lib/os-release",
 	"usr/share/doc/ca-certificates/copyright": "/usr/share/doc/ca-certificates/copyright",
-	"usr/share/doc/tzdata/copyright":         "/usr/share/doc/tzdata/copyright",
-	"usr/share/doc/netbase/copyright":        "/usr/share/doc/netbase/copyright",
-	"usr/share/doc/base-files/copyright":     "/usr/share/doc/base-files/copyright",
+	"usr/share/doc/tzdata/copyright":          "/usr/share/doc/tzdata/copyright",
+	"usr/share/doc/netbase/copyright":         "/usr/share/doc/netbase/copyright",
+	"usr/share/doc/base-files/copyright":      "/usr/share/doc/base-files/copyright",
 }
 
 // distrolessWritten are the files distroless writes itself.
@@ -111,7 +111,6 @@ func layerSize(t *testing.T, root string) sizes {
 type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 
 func writeFile(t *testing.T, name string, content []byte, mode os.FileMode) {
 	t.Helper()
