@@ -14,63 +14,70 @@ import (
 	"bff/internal/bfftest"
 )
 
-// BenchmarkColdStart times bff's cold start as a function, b.N times:
-// from the invocation that makes the emulator start the binary to that
+// BenchmarkColdStart times bff's cold start as a function: from the
+// invocation that makes the emulator start the binary to that
 // invocation's result, a proxied 200 for a browser whose session cookie is
-// valid. "discovery-file" starts with BFF_DISCOVERY_FILE; "discovery-fetched"
-// fetches the document from the OP first (on loopback here: a real IdP
-// adds its round trips). Each start is a fresh emulator and process, set up
-// and stopped outside the timer. It reports the median and the slowest,
-// the binary's size, and what package initialisation costs
-// (GODEBUG=inittrace=1).
+// valid. Each of the b.N rounds starts two functions, taking turns so that
+// both see the same machine: one with BFF_DISCOVERY_FILE, one that fetches
+// the discovery document from its OP first (on loopback here, where a real
+// IdP adds its DNS, TLS and HTTP round trips). Every start is a fresh
+// emulator and process, set up and stopped outside the timer. It reports
+// each kind's median and slowest, the binary's size, and what package
+// initialisation costs (GODEBUG=inittrace=1).
 //
-//	go test -run '^$' -bench ColdStart -benchtime 20x ./internal/e2e/lambda
+//	go test -run '^$' -bench ColdStart -benchtime 30x ./internal/e2e/lambda
 func BenchmarkColdStart(b *testing.B) {
 	bin := bfftest.Build(b)
-	for _, c := range []struct {
-		name      string
-		discovery bool
-	}{{"discovery-file", true}, {"discovery-fetched", false}} {
-		b.Run(c.name, func(b *testing.B) {
-			f := deploy(b, bin, options{Discovery: c.discovery, AccessTTL: time.Hour})
-			f.login(b)
-			event := f.sessionEvent(b, "/api/orders/1")
-			f.Lambda.Stop(20 * time.Second)
-			f.Upstream.Drain()
-
-			var took []time.Duration
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				l := bfftest.StartLambda(b, bin, f.Env)
-				b.StartTimer()
-				start := time.Now()
-				out, err := l.Invoke(event)
-				took = append(took, time.Since(start))
-				b.StopTimer()
-				if res, derr := f.Decode(out); err != nil || derr != nil || res.Status != http.StatusOK {
-					b.Fatalf("cold start: %+v %v %v\n%s", res, err, derr, l.Stdout.String()+l.Stderr.String())
-				}
-				if saw := f.Upstream.Last(b); !strings.HasPrefix(saw.Authorization, "Bearer ") {
-					b.Fatal("the upstream got no token")
-				}
-				if err := l.Stop(20 * time.Second); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-			}
+	kinds := []struct {
+		name  string
+		f     *function
+		event []byte
+		took  []time.Duration
+	}{{name: "file"}, {name: "fetched"}}
+	for i := range kinds {
+		k := &kinds[i]
+		k.f = deploy(b, bin, options{Discovery: k.name == "file", AccessTTL: time.Hour})
+		k.f.login(b)
+		k.event = k.f.sessionEvent(b, "/api/orders/1")
+		k.f.Lambda.Stop(20 * time.Second)
+		k.f.Upstream.Drain()
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i := range kinds {
+			k := &kinds[i]
 			b.StopTimer()
-			slices.Sort(took)
-			b.ReportMetric(ms(took[len(took)/2]), "ms-median")
-			b.ReportMetric(ms(took[len(took)-1]), "ms-max")
-			if fi, err := os.Stat(bin); err == nil {
-				b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-binary")
+			l := bfftest.StartLambda(b, bin, k.f.Env)
+			b.StartTimer()
+			start := time.Now()
+			out, err := l.Invoke(k.event)
+			k.took = append(k.took, time.Since(start))
+			b.StopTimer()
+			if res, derr := k.f.Decode(out); err != nil || derr != nil || res.Status != http.StatusOK {
+				b.Fatalf("cold start (%s): %+v %v %v\n%s", k.name, res, err, derr, l.Stdout.String()+l.Stderr.String())
 			}
-			b.Logf("%d cold starts: median %v, fastest %v, slowest %v", len(took), took[len(took)/2], took[0], took[len(took)-1])
-			if c.discovery && b.N > 1 {
-				b.Log(initTrace(b, bin, f, event))
+			if saw := k.f.Upstream.Last(b); !strings.HasPrefix(saw.Authorization, "Bearer ") {
+				b.Fatal("the upstream got no token")
 			}
-		})
+			if err := l.Stop(20 * time.Second); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	for _, k := range kinds {
+		slices.Sort(k.took)
+		median, slowest := k.took[len(k.took)/2], k.took[len(k.took)-1]
+		b.ReportMetric(ms(median), "ms-median-"+k.name)
+		b.ReportMetric(ms(slowest), "ms-max-"+k.name)
+		b.Logf("discovery %s: %d cold starts, median %v, fastest %v, slowest %v", k.name, len(k.took), median, k.took[0], slowest)
+	}
+	if fi, err := os.Stat(bin); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-binary")
+	}
+	if b.N > 1 {
+		b.Log(initTrace(b, bin, kinds[0].f, kinds[0].event))
 	}
 }
 
