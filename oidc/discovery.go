@@ -3,10 +3,10 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 )
@@ -38,7 +38,7 @@ func ParseDiscovery(doc []byte) (*Discovery, error) {
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("not a discovery document: %w", err)
 	}
-	var errs []error
+	var bad []string
 	for _, f := range []struct{ name, v string }{
 		{"issuer", d.Issuer},
 		{"authorization_endpoint", d.Authorization},
@@ -46,13 +46,13 @@ func ParseDiscovery(doc []byte) (*Discovery, error) {
 		{"jwks_uri", d.JWKS},
 	} {
 		if u, err := url.Parse(f.v); err != nil || !u.IsAbs() || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: must be an absolute URL", f.name))
+			bad = append(bad, f.name)
 		}
 	}
-	if _, err := authStyle(d.TokenAuthMethods, d.RevokeAuthMethods); err != nil {
-		errs = append(errs, err)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: must be absolute URLs", strings.Join(bad, ", "))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if _, err := authStyle(d.TokenAuthMethods, d.RevokeAuthMethods); err != nil {
 		return nil, err
 	}
 	return &d, nil
