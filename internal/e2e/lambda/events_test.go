@@ -81,3 +81,32 @@ func TestFunctionURLBadEvents(t *testing.T) {
 		t.Errorf("bff started %d times, or panicked:\n%s", n, logs)
 	}
 }
+
+// TestFunctionURLClientAddress: the event's sourceIp is the client's
+// address, as a TCP peer is: the login rate limit counts per sourceIp, and
+// the upstream's X-Forwarded-For is sourceIp, not what the browser wrote.
+func TestFunctionURLClientAddress(t *testing.T) {
+	f := deploy(t, bfftest.Build(t), options{Discovery: true, Env: map[string]string{"BFF_AUTH_RATE_LIMIT": "1"}})
+	statuses := func(ip string, n int) []int {
+		f.SourceIP = ip
+		var out []int
+		for range n {
+			out = append(out, f.get(t, "/auth/login").StatusCode)
+		}
+		return out
+	}
+	// A limit of 1 a minute allows a burst of 5.
+	if got := statuses("198.51.100.1", 6); got[4] != http.StatusFound || got[5] != http.StatusTooManyRequests {
+		t.Errorf("six logins from one sourceIp: %v; want the sixth refused with 429", got)
+	}
+	if got := statuses("198.51.100.2", 1); got[0] != http.StatusFound {
+		t.Errorf("a login from another sourceIp: %v; want 302", got)
+	}
+
+	f.SourceIP = sourceIP
+	f.login(t)
+	f.get(t, "/api/x", "X-CSRF", "1", "X-Forwarded-For", "203.0.113.77")
+	if saw := f.Upstream.Last(t); saw.XFF != sourceIP {
+		t.Errorf("the upstream's X-Forwarded-For is %q, want the sourceIp %s alone", saw.XFF, sourceIP)
+	}
+}
