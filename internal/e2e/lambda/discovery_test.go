@@ -16,6 +16,7 @@ import (
 // names another issuer, stops the start (exit 1, and under the emulator a
 // failed invocation) with an error naming the variable.
 func TestDiscoveryFileAtStart(t *testing.T) {
+	t.Parallel()
 	bin := bfftest.Build(t)
 	op := bfftest.StartOP(t, public, bfftest.OPOptions{})
 	env := bfftest.Env(op, public, bfftest.NewKey(t))

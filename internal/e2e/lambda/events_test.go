@@ -14,6 +14,7 @@ import (
 // not JSON fails its invocation. Either way the same process goes on
 // serving: no panic, no stuck invocation, no restart.
 func TestFunctionURLBadEvents(t *testing.T) {
+	t.Parallel()
 	f := deploy(t, bfftest.Build(t), options{Discovery: true})
 	health := func(t *testing.T) {
 		t.Helper()
@@ -86,6 +87,7 @@ func TestFunctionURLBadEvents(t *testing.T) {
 // address, as a TCP peer is: the login rate limit counts per sourceIp, and
 // the upstream's X-Forwarded-For is sourceIp, not what the browser wrote.
 func TestFunctionURLClientAddress(t *testing.T) {
+	t.Parallel()
 	f := deploy(t, bfftest.Build(t), options{Discovery: true, Env: map[string]string{"BFF_AUTH_RATE_LIMIT": "1"}})
 	statuses := func(ip string, n int) []int {
 		f.SourceIP = ip

@@ -22,6 +22,7 @@ const accessTTL = 36 * time.Second
 // a call after it. Every result's status and every Set-Cookie line in its
 // cookies are checked.
 func TestFunctionURLFlow(t *testing.T) {
+	t.Parallel()
 	bin := bfftest.Build(t)
 	for _, mode := range []struct {
 		name     string
