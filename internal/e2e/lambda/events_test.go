@@ -12,10 +12,14 @@ import (
 // TestFunctionURLBadEvents invokes the function with events no function
 // URL would send. Each one that is JSON gets a 400 problem; one that is
 // not JSON fails its invocation. Either way the same process goes on
-// serving: no panic, no stuck invocation, no restart.
+// serving: no panic, no stuck invocation, no restart. The listeners' own
+// variables are ignored under Lambda: addresses no socket could bind do
+// not stop the function, and the metrics one is named in a warning.
 func TestFunctionURLBadEvents(t *testing.T) {
 	t.Parallel()
-	f := deploy(t, bfftest.Build(t), options{Discovery: true})
+	f := deploy(t, bfftest.Build(t), options{Discovery: true, Env: map[string]string{
+		"BFF_LISTEN": "192.0.2.1:8080", "BFF_METRICS_LISTEN": "192.0.2.1:9090", // TEST-NET-1: never local
+	}})
 	health := func(t *testing.T) {
 		t.Helper()
 		if r := f.get(t, "/healthz"); r.StatusCode != http.StatusOK {
@@ -80,6 +84,9 @@ func TestFunctionURLBadEvents(t *testing.T) {
 	logs := f.Lambda.Stdout.String() + f.Lambda.Stderr.String()
 	if n := strings.Count(logs, "bff serving function URL invocations"); n != 1 || strings.Contains(logs, "panic") {
 		t.Errorf("bff started %d times, or panicked:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, `"msg":"BFF_METRICS_LISTEN is ignored under AWS Lambda`) {
+		t.Error("no warning that BFF_METRICS_LISTEN is ignored")
 	}
 }
 
