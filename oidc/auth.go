@@ -41,7 +41,10 @@ const (
 
 // Config is what an Auth needs; every field is required unless noted.
 type Config struct {
-	Issuer       string
+	Issuer string
+	// Discovery, when set, is the IdP's discovery document: the Auth is
+	// ready from New, and Discover has nothing to fetch. Optional.
+	Discovery    *Discovery
 	ClientID     string
 	ClientSecret string
 	PublicURL    *url.URL // the BFF's external origin; the redirect URI hangs off it
@@ -68,9 +71,6 @@ type Config struct {
 	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
 	// this replica; 0 means 64.
 	MaxConcurrentRefreshes int
-	// Discovery, when set, is the IdP's discovery document: the Auth is
-	// ready from New, and Discover has nothing to fetch. Optional.
-	Discovery *Discovery
 }
 
 // Auth serves /auth/ and supplies access tokens to the proxy.
@@ -141,6 +141,14 @@ func New(cfg Config) (*Auth, error) {
 	// A refusal is remembered as long as a copy of the cookie could still be
 	// used: the idle limit, counted from the last time it slid.
 	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout, cfg.SessionIdle+refreshMargin+touchInterval)
+	if cfg.Discovery != nil {
+		p, err := a.discover(context.Background()) // no call to the IdP
+		if err != nil {
+			return nil, err
+		}
+		a.provider.Store(p)
+		a.log.Info("identity provider configured from its discovery document", "issuer", cfg.Discovery.Issuer)
+	}
 	a.mux = http.NewServeMux()
 	a.mux.HandleFunc("GET "+endpoint.Login, a.login)
 	a.mux.HandleFunc("GET "+endpoint.Callback, a.callback)
@@ -150,14 +158,6 @@ func New(cfg Config) (*Auth, error) {
 		a.mux.HandleFunc("GET "+endpoint.Token, a.token)
 	}
 	a.mux.HandleFunc(endpoint.Auth, a.notFound)
-	if d := cfg.Discovery; d != nil {
-		p, err := a.newProvider(d.goProvider(a.clientContext(context.Background())), d)
-		if err != nil {
-			return nil, err
-		}
-		a.provider.Store(p)
-		a.log.Info("identity provider configured from its discovery document", "issuer", d.Issuer)
-	}
 	return a, nil
 }
 
@@ -218,23 +218,11 @@ func (a *Auth) Discover(ctx context.Context) error {
 }
 
 func (a *Auth) discover(ctx context.Context) (*provider, error) {
-	ctx, cancel := context.WithTimeout(a.clientContext(ctx), 15*time.Second)
-	defer cancel()
-	p, err := gooidc.NewProvider(ctx, a.cfg.Issuer)
+	p, extra, err := a.document(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, err
 	}
-	var doc Discovery
-	if err := p.Claims(&doc); err != nil {
-		return nil, fmt.Errorf("discovery document: %w", err)
-	}
-	return a.newProvider(p, &doc)
-}
-
-// newProvider is what bff keeps of a discovered provider p, whose document
-// is doc.
-func (a *Auth) newProvider(p *gooidc.Provider, doc *Discovery) (*provider, error) {
-	style, err := authStyle(doc.TokenAuthMethods, doc.RevokeAuthMethods)
+	style, err := authStyle(extra.TokenAuthMethods, extra.RevokeAuthMethods)
 	if err != nil {
 		return nil, err
 	}
@@ -249,8 +237,8 @@ func (a *Auth) newProvider(p *gooidc.Provider, doc *Discovery) (*provider, error
 			Scopes:       a.cfg.Scopes,
 		},
 		verifier:   p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
-		revocation: doc.Revocation,
-		endSession: doc.EndSession,
+		revocation: extra.Revocation,
+		endSession: extra.EndSession,
 	}
 	if p.UserInfoEndpoint() != "" {
 		out.userinfo = p

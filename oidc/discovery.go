@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 )
@@ -84,4 +85,23 @@ func (d *Discovery) goProvider(ctx context.Context) *gooidc.Provider {
 		Algorithms:  algs,
 	}
 	return pc.NewProvider(ctx)
+}
+
+// document is the provider's discovery document, Config.Discovery or else
+// the issuer's, and go-oidc's provider for it.
+func (a *Auth) document(ctx context.Context) (*gooidc.Provider, *Discovery, error) {
+	if d := a.cfg.Discovery; d != nil {
+		return d.goProvider(a.clientContext(context.WithoutCancel(ctx))), d, nil
+	}
+	ctx, cancel := context.WithTimeout(a.clientContext(ctx), 15*time.Second)
+	defer cancel()
+	p, err := gooidc.NewProvider(ctx, a.cfg.Issuer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discovery: %w", err)
+	}
+	var d Discovery
+	if err := p.Claims(&d); err != nil {
+		return nil, nil, fmt.Errorf("discovery document: %w", err)
+	}
+	return p, &d, nil
 }

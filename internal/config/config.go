@@ -22,7 +22,10 @@ import (
 
 // Config is everything bff reads from its environment.
 type Config struct {
-	Issuer        string
+	Issuer string
+	// Discovery is the IdP's discovery document from BFF_DISCOVERY_FILE;
+	// nil when bff fetches it from the issuer.
+	Discovery     *oidc.Discovery
 	ClientID      string
 	ClientSecret  string
 	PublicURL     *url.URL
@@ -37,6 +40,9 @@ type Config struct {
 	ExposeToken   bool
 	MetricsListen string
 	LogLevel      slog.Level
+	// LambdaBuffered answers Lambda function URL invocations with one
+	// buffered result instead of a response stream.
+	LambdaBuffered bool
 	// TrustedProxies are the load balancers whose X-Forwarded-For is
 	// believed: for rate limiting and the upstream's X-Forwarded-For.
 	TrustedProxies []netip.Prefix
@@ -54,12 +60,6 @@ type Config struct {
 	// ErrorURL is where a failed sign-in sends the browser; "" shows bff's
 	// own error page.
 	ErrorURL string
-	// Discovery is the IdP's discovery document from BFF_DISCOVERY_FILE;
-	// nil when bff fetches it from the issuer.
-	Discovery *oidc.Discovery
-	// LambdaBuffered answers Lambda function URL invocations with one
-	// buffered result instead of a response stream.
-	LambdaBuffered bool
 }
 
 // Load reads and validates the environment. It reports every bad variable
@@ -94,9 +94,6 @@ func Load(getenv func(string) string) (*Config, error) {
 // It runs after every variable was read, on what could be read.
 func (c *Config) check() []error {
 	var errs []error
-	if c.Discovery != nil && c.Issuer != "" && c.Discovery.Issuer != c.Issuer {
-		errs = append(errs, fmt.Errorf("BFF_DISCOVERY_FILE: the document's issuer is %q, not BFF_ISSUER's %q", c.Discovery.Issuer, c.Issuer))
-	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: must differ from the public listener"))
 	}
@@ -106,6 +103,10 @@ func (c *Config) check() []error {
 				errs = append(errs, fmt.Errorf("BFF_PROTECTED_PATHS: %q lies under the route %q, which has rules of its own", p, r.Prefix))
 			}
 		}
+	}
+
+	if c.Discovery != nil && c.Issuer != "" && c.Discovery.Issuer != c.Issuer {
+		errs = append(errs, fmt.Errorf("BFF_DISCOVERY_FILE: the document's issuer is %q, not BFF_ISSUER's %q", c.Discovery.Issuer, c.Issuer))
 	}
 	return errs
 }

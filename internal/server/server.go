@@ -91,6 +91,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 	var err error
 	s.auth, err = oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
+		Discovery:     cfg.Discovery,
 		ClientID:      cfg.ClientID,
 		ClientSecret:  cfg.ClientSecret,
 		PublicURL:     cfg.PublicURL,
@@ -106,7 +107,6 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		Now:           o.Now,
 		Observer:      observer{s.metrics},
 		IdPTimeout:    o.Timeouts.IdP,
-		Discovery:     cfg.Discovery,
 	})
 	if err != nil {
 		return nil, err
