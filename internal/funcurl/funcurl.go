@@ -5,9 +5,10 @@
 // events flow as they are written) or in one piece (BUFFERED).
 //
 // It is its own adapter rather than aws-lambda-go's lambdaurl, which drops
-// the event's cookies array, sends bodies without their length, takes an
-// interim 1xx status for the final one, and lets a handler's panic end the
-// process.
+// the event's cookies array, sends a base64-encoded body without its
+// length, takes an interim 1xx status for the final one, fails the
+// invocation for an event it cannot decode, and lets a handler's panic end
+// the process.
 package funcurl
 
 import (
@@ -31,7 +32,7 @@ import (
 // cannot decode is answered 400 instead of failing the invocation.
 // buffered is the function URL's InvokeMode BUFFERED.
 func Handler(h http.Handler, buffered bool, log *slog.Logger) func(context.Context, json.RawMessage) (any, error) {
-	a := &adapter{h: h, log: log}
+	a := &adapter{log: log}
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		r, err := Request(ctx, payload)
 		if err != nil {
@@ -75,7 +76,6 @@ func Start(ctx context.Context, h http.Handler, buffered bool, log *slog.Logger)
 }
 
 type adapter struct {
-	h   http.Handler
 	log *slog.Logger
 }
 
