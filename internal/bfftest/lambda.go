@@ -135,6 +135,42 @@ func IsInvocationError(err error) bool {
 	return errors.As(err, &ie)
 }
 
+// FunctionCPU is the CPU time the function's process (the emulator's one
+// child) has used so far, every thread's, from the kernel's scheduler
+// statistics: unlike the time an invocation takes, it does not grow when
+// other programs compete for the machine.
+func (l *Lambda) FunctionCPU() (time.Duration, error) {
+	var children []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", l.Pid()))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		children = append(children, strings.Fields(string(b))...)
+	}
+	if len(children) != 1 {
+		return 0, fmt.Errorf("the emulator has %d child processes, want the function alone", len(children))
+	}
+	stats, _ := filepath.Glob("/proc/" + children[0] + "/task/*/schedstat")
+	var total time.Duration
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err != nil {
+			return 0, fmt.Errorf("%s: %w", f, err)
+		}
+		total += time.Duration(ns)
+	}
+	if len(stats) == 0 {
+		return 0, errors.New("no scheduler statistics for the function's process")
+	}
+	return total, nil
+}
+
 // StreamSeparator ends a streamed result's prelude.
 var StreamSeparator = []byte{0, 0, 0, 0, 0, 0, 0, 0}
 
