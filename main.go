@@ -99,6 +99,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	if getenv("AWS_LAMBDA_RUNTIME_API") != "" { // started by the Lambda runtime
+		return srv.RunLambda(ctx)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("BFF_LISTEN: %w", err)

@@ -42,7 +42,10 @@ const (
 
 // Config is what an Auth needs; every field is required unless noted.
 type Config struct {
-	Issuer       string
+	Issuer string
+	// Discovery, when set, is the IdP's discovery document: the Auth is
+	// ready from New, and Discover has nothing to fetch. Optional.
+	Discovery    *Discovery
 	ClientID     string
 	ClientSecret string
 	PublicURL    *url.URL // the BFF's external origin; the redirect URI hangs off it
@@ -162,6 +165,14 @@ func New(cfg Config) (*Auth, error) {
 	// A refusal is remembered as long as a copy of the cookie could still be
 	// used: the idle limit, counted from the last time it slid.
 	a.refresh = newRefresher(limit, a.now, a.cfg.IdPTimeout, cfg.SessionIdle+refreshMargin+touchInterval)
+	if cfg.Discovery != nil {
+		p, err := a.discover(context.Background()) // no call to the IdP
+		if err != nil {
+			return nil, err
+		}
+		a.provider.Store(p)
+		a.log.Info("identity provider configured from its discovery document", "issuer", cfg.Discovery.Issuer)
+	}
 	a.mux = http.NewServeMux()
 	a.mux.HandleFunc("GET "+endpoint.Login, a.login)
 	a.mux.HandleFunc("GET "+endpoint.Callback, a.callback)
@@ -216,8 +227,12 @@ func (a *Auth) OwnsCookie(name string) bool {
 
 // Discover loads the provider's discovery document, retrying with capped
 // exponential backoff until it succeeds or ctx ends. An IdP that is down
-// when bff starts makes it not ready, never crash.
+// when bff starts makes it not ready, never crash. With Config.Discovery
+// there is nothing to load.
 func (a *Auth) Discover(ctx context.Context) error {
+	if a.Ready() {
+		return nil
+	}
 	delay := 250 * time.Millisecond
 	for {
 		p, err := a.discover(ctx)
@@ -237,20 +252,9 @@ func (a *Auth) Discover(ctx context.Context) error {
 }
 
 func (a *Auth) discover(ctx context.Context) (*provider, error) {
-	ctx, cancel := context.WithTimeout(a.clientContext(ctx), 15*time.Second)
-	defer cancel()
-	p, err := gooidc.NewProvider(ctx, a.cfg.Issuer)
+	p, extra, err := a.document(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
-	}
-	var extra struct {
-		Revocation        string   `json:"revocation_endpoint"`
-		EndSession        string   `json:"end_session_endpoint"`
-		TokenAuthMethods  []string `json:"token_endpoint_auth_methods_supported"`
-		RevokeAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
-	}
-	if err := p.Claims(&extra); err != nil {
-		return nil, fmt.Errorf("discovery document: %w", err)
+		return nil, err
 	}
 	style, err := authStyle(extra.TokenAuthMethods, extra.RevokeAuthMethods)
 	if err != nil {

@@ -16,12 +16,16 @@ import (
 	"time"
 
 	"bff/cookie"
+	"bff/oidc"
 	"bff/proxy"
 )
 
 // Config is everything bff reads from its environment.
 type Config struct {
-	Issuer        string
+	Issuer string
+	// Discovery is the IdP's discovery document from BFF_DISCOVERY_FILE;
+	// nil when bff fetches it from the issuer.
+	Discovery     *oidc.Discovery
 	ClientID      string
 	ClientSecret  string
 	PublicURL     *url.URL
@@ -36,6 +40,9 @@ type Config struct {
 	ExposeToken   bool
 	MetricsListen string
 	LogLevel      slog.Level
+	// LambdaBuffered answers Lambda function URL invocations with one
+	// buffered result instead of a response stream.
+	LambdaBuffered bool
 	// TrustedProxies are the load balancers whose X-Forwarded-For is
 	// believed: for rate limiting and the upstream's X-Forwarded-For.
 	TrustedProxies []netip.Prefix
@@ -106,6 +113,10 @@ func (c *Config) check() []error {
 				errs = append(errs, fmt.Errorf("BFF_PROTECTED_PATHS: %q lies under the route %q, which has rules of its own", p, r.Prefix))
 			}
 		}
+	}
+
+	if c.Discovery != nil && c.Issuer != "" && c.Discovery.Issuer != c.Issuer {
+		errs = append(errs, fmt.Errorf("BFF_DISCOVERY_FILE: the document's issuer is %q, not BFF_ISSUER's %q", c.Discovery.Issuer, c.Issuer))
 	}
 	return errs
 }

@@ -42,6 +42,19 @@ func Variables() []Variable {
 				}
 				return nil
 			}},
+		{Name: "BFF_DISCOVERY_FILE",
+			Help: "the IdP's discovery document (its .well-known/openid-configuration) as a file: bff starts without fetching it",
+			parse: func(c *Config, v string, _ func(string) string) error {
+				if v == "" {
+					return nil
+				}
+				doc, err := os.ReadFile(v)
+				if err != nil {
+					return errors.New("cannot read the file")
+				}
+				c.Discovery, err = oidc.ParseDiscovery(doc)
+				return err
+			}},
 		{Name: "BFF_CLIENT_ID", Required: true,
 			Help: "confidential client id registered at the IdP",
 			parse: func(c *Config, v string, _ func(string) string) error {
@@ -243,6 +256,18 @@ func Variables() []Variable {
 					return nil
 				}
 				return hostPort(v)
+			}},
+		{Name: "BFF_LAMBDA_INVOKE_MODE", Default: "RESPONSE_STREAM",
+			Help: "under AWS Lambda, the function URL's InvokeMode: RESPONSE_STREAM (event streams pass) or BUFFERED",
+			parse: func(c *Config, v string, _ func(string) string) error {
+				switch strings.ToUpper(v) {
+				case "RESPONSE_STREAM":
+				case "BUFFERED":
+					c.LambdaBuffered = true
+				default:
+					return errors.New("must be RESPONSE_STREAM or BUFFERED, as the function URL's InvokeMode")
+				}
+				return nil
 			}},
 		{Name: "BFF_LOG_LEVEL", Default: "info",
 			Help: "debug, info, warn or error; JSON lines on stdout",

@@ -99,6 +99,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 	var err error
 	s.auth, err = oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
+		Discovery:     cfg.Discovery,
 		ClientID:      cfg.ClientID,
 		ClientSecret:  cfg.ClientSecret,
 		PublicURL:     cfg.PublicURL,
