@@ -1022,8 +1022,13 @@ func TestDockerBuild(t *testing.T) {
 // ---------------------------------------------------------------------------
 // The binary, built the way the Dockerfile builds it
 
-// maxBinaryBytes bounds the stripped static binary.
-const maxBinaryBytes = 24 << 20
+// maxBinaryBytes bounds the stripped static binary: 24.1 MiB today, of
+// which about 9 MiB is the Redis client. rueidis generates a type for every
+// Redis command, and because html/template (bff's error page, the demo
+// OP) calls methods by name, the linker must keep every exported method
+// of those types. A jump past this means a dependency came in that should
+// not have.
+const maxBinaryBytes = 26 << 20
 
 func TestBinary(t *testing.T) {
 	if testing.Short() {
@@ -1038,8 +1043,6 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("static binary: %.1f MB", float64(fi.Size())/(1<<20))
-	// 14.5 MiB today; a jump past this means a dependency came in that
-	// should not have.
 	if fi.Size() > maxBinaryBytes {
 		t.Errorf("static binary is %d bytes, more than %d", fi.Size(), maxBinaryBytes)
 	}

@@ -31,6 +31,9 @@ import (
 // time.
 var ErrUnavailable = errors.New("redis unavailable")
 
+// cacheBytes bounds the client-side cache.
+const cacheBytes = 16 << 20
+
 // cacheTTL bounds how long a read is served from the local cache even
 // without an invalidation: a safety net only, Redis pushes every change.
 const cacheTTL = time.Minute
@@ -64,6 +67,12 @@ func New(rawURL string, timeout time.Duration, log *slog.Logger) (*Store, error)
 	// client-side cache with it.
 	opt.ConnWriteTimeout = 3 * time.Second
 	opt.DisableRetry = true
+	// The cache holds a few hundred bytes per live session (its "ended?"
+	// records) and the records of sessions kept in Redis; 16 MiB serves
+	// tens of thousands of sessions and keeps a replica within a small
+	// memory limit. Past it, the least recently used entries go, and are
+	// read again from Redis when needed.
+	opt.CacheSizeEachConn = cacheBytes
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
@@ -72,6 +81,13 @@ func New(rawURL string, timeout time.Duration, log *slog.Logger) (*Store, error)
 	}
 	return &Store{opt: opt, log: log, timeout: timeout}, nil
 }
+
+// ReadThrough turns the client-side cache off, so that every read is a
+// round trip. It is for a process that may be frozen between requests
+// (AWS Lambda): an invalidation Redis pushed while it was frozen could be
+// read only after the next request was answered from the cache. Call it
+// before Run.
+func (s *Store) ReadThrough() { s.opt.DisableCache = true }
 
 // Run connects, then checks the connection every second until ctx ends,
 // reconnecting whenever Redis comes back. Ready reports the outcome.

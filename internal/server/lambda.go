@@ -27,6 +27,10 @@ func (s *Server) RunLambda(ctx context.Context) error {
 	if err != nil && ctx.Err() == nil {
 		go func() { _ = s.auth.Discover(ctx) }()
 	}
+	if s.store != nil {
+		s.store.ReadThrough()
+		go s.store.Run(ctx)
+	}
 	if s.cfg.MetricsListen != "" {
 		s.log.Warn("BFF_METRICS_LISTEN is ignored under AWS Lambda: nothing can scrape a function")
 	}
