@@ -22,8 +22,8 @@ func TestMetricsScrape(t *testing.T) {
 	s.Get("/api/c") // 403
 	anon, _ := bfftest.NewClient(t)
 	anon.Jar.SetCookies(s.Public, []*http.Cookie{{Name: "__Host-bff-session", Value: "garbage"}})
-	bfftest.Get(t, anon, s.Front.URL, "/api/d", "X-CSRF", "1")                   // rejected: malformed
-	s.Get(s.LogoutURL()) // revokes the refresh token
+	bfftest.Get(t, anon, s.Front.URL, "/api/d", "X-CSRF", "1") // rejected: malformed
+	s.Get(s.LogoutURL())                                       // revokes the refresh token
 
 	scrape := bfftest.Get(t, anon, "http://"+metrics, "/metrics")
 	if scrape.StatusCode != http.StatusOK {
