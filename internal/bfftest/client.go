@@ -1,10 +1,14 @@
 package bfftest
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,26 +48,52 @@ func Get(t testing.TB, c *http.Client, base, target string, headers ...string) R
 // Do sends one request with c and reads the whole answer.
 func Do(t testing.TB, c *http.Client, method, base, target string, body io.Reader, headers ...string) Response {
 	t.Helper()
+	r, err := exchange(c, method, base, target, body, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Burst sends n GET requests for target at once with c, as a page firing
+// its calls in parallel does, and returns every answer in the order sent.
+// Each carries exactly the headers given when c has no cookie jar.
+func Burst(t testing.TB, c *http.Client, n int, base, target string, headers ...string) []Response {
+	t.Helper()
+	out := make([]Response, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { out[i], errs[i] = exchange(c, http.MethodGet, base, target, nil, headers) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func exchange(c *http.Client, method, base, target string, body io.Reader, headers []string) (Response, error) {
 	if strings.HasPrefix(target, "/") {
 		target = base + target
 	}
 	req, err := http.NewRequest(method, target, body)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, fmt.Errorf("%s %s: reading the body: %w", method, req.URL.Path, err)
 	}
-	return Response{Response: resp, Text: string(b)}
+	return Response{Response: resp, Text: string(b)}, nil
 }
 
 // SetCookieNames are the names of the cookies a response sets or expires.
@@ -73,4 +103,22 @@ func SetCookieNames(r Response) []string {
 		names = append(names, c.Name)
 	}
 	return names
+}
+
+// Dump is everything a browser received in r: the status, every header
+// line, each also percent-decoded (where a token in a URL would hide), and
+// the body. Tests scan it for what must never leave bff.
+func (r Response) Dump() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d\n", r.StatusCode)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&sb, "%s: %s\n", k, v)
+			if dec, err := url.QueryUnescape(v); err == nil {
+				sb.WriteString(dec + "\n")
+			}
+		}
+	}
+	sb.WriteString(r.Text)
+	return sb.String()
 }
