@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,7 @@ type worker struct {
 	mu      sync.Mutex
 	handler http.Handler
 	srv     *server.Server
+	tried   time.Time // the last discovery that failed
 }
 
 // fetch is called by worker.mjs, in the request's own JavaScript context,
@@ -81,31 +83,36 @@ func (w *worker) fetch(_ js.Value, args []js.Value) any {
 }
 
 // get returns the isolate's handler, building bff from env on the first
-// call and loading the discovery document while it is not loaded. A
-// configuration that does not load answers every request with 500 and is
-// logged, naming every bad variable; an IdP that cannot be reached is
-// tried again on the next request.
+// call, and loads the discovery document while it is not loaded: a Worker
+// may run nothing between requests, so a request waits for it, for up to
+// discoveryWait. After a failure the requests of the next discoveryWait
+// do not wait (the IdP endpoints answer 503) rather than queue up behind
+// attempt after attempt. A configuration that does not load answers every
+// request with 500 and is logged, naming every bad variable.
 func (w *worker) get(env js.Value) http.Handler {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.handler == nil {
 		w.handler = w.build(env)
 	}
-	if w.srv != nil && !w.srv.Ready() {
-		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
-		_ = w.srv.Discover(ctx) // logged by Discover; /readyz and /auth/ answer 503 meanwhile
+	if w.srv != nil && !w.srv.Ready() && time.Since(w.tried) >= discoveryWait {
+		ctx, cancel := context.WithTimeout(context.Background(), discoveryWait)
+		if err := w.srv.Discover(ctx); err != nil { // Discover logs each failure
+			w.tried = time.Now()
+		}
 		cancel()
 	}
 	return w.handler
 }
 
-// discoveryTimeout bounds how long a request waits for the discovery
-// document, as bff waits for any IdP call while a browser waits.
-const discoveryTimeout = 10 * time.Second
+// discoveryWait bounds how long a request waits for the discovery
+// document, and how long after a failure requests do not wait at all.
+const discoveryWait = 5 * time.Second
 
 func (w *worker) build(env js.Value) http.Handler {
 	getenv := bindings(env)
 	cfg, err := config.Load(getenv)
+	err = errors.Join(err, unavailable(getenv))
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("bff is not configured", "err", err.Error())
 		return unconfigured
@@ -119,6 +126,26 @@ func (w *worker) build(env js.Value) http.Handler {
 	}
 	w.srv = srv
 	return srv
+}
+
+// unavailable refuses the settings that cannot work in a Worker, which has
+// no files and no listener of its own, rather than leave them unheeded:
+// BFF_STATIC_DIR, BFF_METRICS_LISTEN and the _FILE form of each secret.
+// BFF_LISTEN and PORT mean nothing here and are ignored.
+func unavailable(getenv func(string) string) error {
+	var errs []error
+	if getenv("BFF_STATIC_DIR") != "" {
+		errs = append(errs, errors.New("BFF_STATIC_DIR: a Worker has no files; serve the SPA beside it (docs/edge.md)"))
+	}
+	if getenv("BFF_METRICS_LISTEN") != "" {
+		errs = append(errs, errors.New("BFF_METRICS_LISTEN: a Worker has no listener for Prometheus to scrape"))
+	}
+	for _, v := range config.Variables() {
+		if v.Secret && getenv(v.Name+"_FILE") != "" {
+			errs = append(errs, fmt.Errorf("%s_FILE: a Worker has no files; make %s a Worker secret", v.Name, v.Name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // unconfigured answers every request of an isolate whose bindings do not

@@ -62,7 +62,7 @@ func bridgeUpstream(next <-chan struct{}) http.Handler {
 // of being followed, and a WebSocket upgrade is refused as unavailable.
 func TestWorkerBridge(t *testing.T) {
 	next := make(chan struct{})
-	w := startRig(t, bfftest.OPOptions{}, bridgeUpstream(next))
+	w := startRig(t, RigOptions{Upstream: bridgeUpstream(next)})
 	client, _ := bfftest.NewClient(t)
 	w.SignIn(t, client)
 	api := []string{"X-CSRF", "1"}

@@ -230,24 +230,42 @@ type Rig struct {
 	Public   *url.URL
 }
 
-// startRig builds the Worker and starts it in workerd beside an OP shaped
-// by opts and an upstream serving h (nil: the echo answer), with bff's
-// environment as the Worker's bindings, logging at debug level.
-func startRig(t *testing.T, opts bfftest.OPOptions, h http.Handler) *Rig {
+// RigOptions shape a Rig. The zero value is the demo OP, the echo
+// upstream, and bff's required variables plus BFF_ROUTES as bindings.
+type RigOptions struct {
+	OP       bfftest.OPOptions
+	Upstream http.Handler      // nil: the echo answer
+	Env      map[string]string // added to the bindings; "" removes one
+}
+
+// startRig builds the Worker and starts it in workerd beside an OP and an
+// upstream, with bff's environment as the Worker's bindings, logging at
+// debug level.
+func startRig(t *testing.T, o RigOptions) *Rig {
 	t.Helper()
 	bin := installWorkerd(t)
 	r := &Rig{Build: buildWorker(t), Key: bfftest.NewKey(t)}
 	// The address comes first: the OP registers it as bff's redirect URI.
 	addr := kit.ClosedPort(t)
 	r.Public = bfftest.MustURL(t, "http://"+addr)
-	r.OP = bfftest.StartOP(t, r.Public, opts)
-	r.Upstream = bfftest.NewUpstream(t, h)
+	r.OP = bfftest.StartOP(t, r.Public, o.OP)
+	r.Upstream = bfftest.NewUpstream(t, o.Upstream)
 	env := bfftest.Env(r.OP, r.Public, r.Key)
 	env["BFF_ROUTES"] = "/api/=" + r.Upstream.URL + "/v1"
 	env["BFF_LOG_LEVEL"] = "debug"
+	for k, v := range o.Env {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
 	r.Workerd = startWorkerd(t, bin, r.Build, addr, env)
 	return r
 }
+
+// Logs is everything workerd printed: the Worker's log lines among them.
+func (r *Rig) Logs() string { return r.Stdout.String() + r.Stderr.String() }
 
 // SignIn signs client in through the OP's form.
 func (r *Rig) SignIn(t *testing.T, client *http.Client) {
@@ -263,3 +281,28 @@ func (r *Rig) SignIn(t *testing.T, client *http.Client) {
 }
 
 var setCookieName = regexp.MustCompile(`^(__Host-bff-session(?:\.(\d+))?|__Host-bff-login-[A-Za-z0-9_-]+)=`)
+
+// CPU is the processor time workerd has used so far, all its threads
+// together, from the kernel's scheduler statistics (nanoseconds); false
+// where /proc does not have them. A Worker's CPU limit counts what its
+// isolate runs; this counts workerd's own HTTP handling too, so it bounds
+// the Worker's share from above.
+func (w *Workerd) CPU() (time.Duration, bool) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", w.Pid()))
+	if err != nil || len(tasks) == 0 {
+		return 0, false
+	}
+	var total time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // a thread that has ended
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err != nil {
+			return 0, false
+		}
+		total += time.Duration(ns)
+	}
+	return total, true
+}
