@@ -9,8 +9,8 @@ package workerd
 
 import (
 	"crypto/rand"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
