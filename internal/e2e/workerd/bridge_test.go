@@ -56,16 +56,25 @@ func bridgeUpstream(next <-chan struct{}) http.Handler {
 }
 
 // TestWorkerBridge checks what the Worker's bridge between a fetch event
-// and net/http carries, through the proxy: an event stream arrives event
+// and net/http carries: a binding that is JSON rather than text, and,
+// through the proxy, an event stream that arrives event
 // by event, a large body and a request body byte for byte, a body-less
 // status without one, an upstream's redirect reaches the browser instead
 // of being followed, and a WebSocket upgrade is refused as unavailable.
 func TestWorkerBridge(t *testing.T) {
 	next := make(chan struct{})
-	w := startRig(t, RigOptions{Upstream: bridgeUpstream(next)})
+	// A JSON binding, as wrangler makes of `BFF_EXPOSE_TOKEN = true`.
+	w := startRig(t, RigOptions{Upstream: bridgeUpstream(next), JSON: map[string]string{"BFF_EXPOSE_TOKEN": "true"}})
 	client, _ := bfftest.NewClient(t)
 	w.SignIn(t, client)
 	api := []string{"X-CSRF", "1"}
+
+	t.Run("boolean binding", func(t *testing.T) {
+		r := bfftest.Get(t, client, w.URL, "/auth/token", api...)
+		if r.StatusCode != http.StatusOK || !strings.Contains(r.Text, `"access_token"`) {
+			t.Errorf("/auth/token with BFF_EXPOSE_TOKEN bound to JSON true: %d, want 200 and a token", r.StatusCode)
+		}
+	})
 
 	t.Run("event stream", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, w.URL+"/api/events", nil)

@@ -168,6 +168,9 @@ const bff :Workerd.Worker = (
 {{- range $name, $value := .Env}}
     (name = {{quote $name}}, text = {{quote $value}}),
 {{- end}}
+{{- range $name, $value := .JSON}}
+    (name = {{quote $name}}, json = {{quote $value}}),
+{{- end}}
   ],
   globalOutbound = "loopback",
 );
@@ -185,8 +188,8 @@ func capnpString(s string) (string, error) {
 }
 
 // startWorkerd lays out the Worker's modules beside a config with env as
-// its bindings and runs `workerd serve` on addr until the test ends.
-func startWorkerd(t *testing.T, bin string, b Build, addr string, env map[string]string) *Workerd {
+// its text bindings and json as its JSON ones and runs `workerd serve` on addr until the test ends.
+func startWorkerd(t *testing.T, bin string, b Build, addr string, env, json map[string]string) *Workerd {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(filepath.Join(dir, "build"), os.DirFS(b.Dir)); err != nil {
@@ -197,7 +200,7 @@ func startWorkerd(t *testing.T, bin string, b Build, addr string, env map[string
 		t.Fatal(err)
 	}
 	var conf bytes.Buffer
-	if err := config.Execute(&conf, map[string]any{"Addr": addr, "Build": b, "Env": env}); err != nil {
+	if err := config.Execute(&conf, map[string]any{"Addr": addr, "Build": b, "Env": env, "JSON": json}); err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"worker.mjs": module, "clock.mjs": []byte(clockModule), "config.capnp": conf.Bytes()} {
@@ -236,6 +239,9 @@ type RigOptions struct {
 	OP       bfftest.OPOptions
 	Upstream http.Handler      // nil: the echo answer
 	Env      map[string]string // added to the bindings; "" removes one
+	// JSON are bindings of JSON values, as wrangler makes of a [vars]
+	// value that is not a string.
+	JSON map[string]string
 }
 
 // startRig builds the Worker and starts it in workerd beside an OP and an
@@ -260,7 +266,7 @@ func startRig(t *testing.T, o RigOptions) *Rig {
 			env[k] = v
 		}
 	}
-	r.Workerd = startWorkerd(t, bin, r.Build, addr, env)
+	r.Workerd = startWorkerd(t, bin, r.Build, addr, env, o.JSON)
 	return r
 }
 
@@ -282,17 +288,22 @@ func (r *Rig) SignIn(t *testing.T, client *http.Client) {
 
 var setCookieName = regexp.MustCompile(`^(__Host-bff-session(?:\.(\d+))?|__Host-bff-login-[A-Za-z0-9_-]+)=`)
 
-// CPU is the processor time workerd has used so far, all its threads
-// together, from the kernel's scheduler statistics (nanoseconds); false
-// where /proc does not have them. A Worker's CPU limit counts what its
-// isolate runs; this counts workerd's own HTTP handling too, so it bounds
-// the Worker's share from above.
-func (w *Workerd) CPU() (time.Duration, bool) {
+// CPUTime is the processor time workerd has used so far: Main is its main
+// thread, which runs the isolate (and workerd's own HTTP handling, so it
+// bounds from above what a Worker's CPU limit counts), All adds V8's
+// background threads, which compile the WebAssembly module and collect
+// garbage.
+type CPUTime struct{ Main, All time.Duration }
+
+// CPU reads the kernel's scheduler statistics of each of workerd's
+// threads; false where /proc does not have them.
+func (w *Workerd) CPU() (CPUTime, bool) {
+	var c CPUTime
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", w.Pid()))
 	if err != nil || len(tasks) == 0 {
-		return 0, false
+		return c, false
 	}
-	var total time.Duration
+	main := fmt.Sprintf("/proc/%d/task/%d/schedstat", w.Pid(), w.Pid())
 	for _, task := range tasks {
 		b, err := os.ReadFile(task)
 		if err != nil {
@@ -300,9 +311,22 @@ func (w *Workerd) CPU() (time.Duration, bool) {
 		}
 		var ns int64
 		if _, err := fmt.Sscan(string(b), &ns); err != nil {
-			return 0, false
+			return c, false
 		}
-		total += time.Duration(ns)
+		c.All += time.Duration(ns)
+		if task == main {
+			c.Main = time.Duration(ns)
+		}
 	}
-	return total, true
+	return c, true
+}
+
+// Since is the CPU time used from c to now, per request over n requests.
+func (c CPUTime) Since(w *Workerd, n int) (CPUTime, bool) {
+	now, ok := w.CPU()
+	return CPUTime{Main: (now.Main - c.Main) / time.Duration(n), All: (now.All - c.All) / time.Duration(n)}, ok
+}
+
+func (c CPUTime) String() string {
+	return fmt.Sprintf("main thread %v, all threads %v", c.Main.Round(10*time.Microsecond), c.All.Round(10*time.Microsecond))
 }

@@ -10,6 +10,7 @@ package workerd
 import (
 	"crypto/rand"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -67,8 +68,8 @@ func TestWorkerFlow(t *testing.T) {
 	start := time.Now()
 	logins := bfftest.Burst(t, client, 3, w.URL, "/auth/login?returnTo=/home")
 	took := time.Since(start)
-	if after, ok := w.CPU(); ok {
-		t.Logf("cold start: first requests (3 logins at once) answered in %v, workerd CPU %v", took.Round(time.Millisecond), (after - cpu).Round(time.Millisecond))
+	if used, ok := cpu.Since(w.Workerd, 1); ok {
+		t.Logf("cold start: first requests (3 logins at once) answered in %v; workerd CPU %v", took.Round(time.Millisecond), used)
 	}
 	seen = append(seen, logins...)
 	for _, l := range logins {
@@ -288,16 +289,19 @@ func checkNoSecrets(t *testing.T, w *Rig, seen []bfftest.Response, logout bfftes
 	}
 }
 
+// warm is how many requests of each kind measureWarm times, after as many
+// again to let the engine settle.
+var warm = flag.Int("warm", 50, "requests of each kind timed on the warm Worker")
+
 // measureWarm times requests to the warm isolate, for the figures in
-// docs/edge.md: after as many requests again to let the engine settle,
-// the median and 90th percentile of n requests of each kind (the health
+// docs/edge.md: the median and 90th percentile of each kind (the health
 // probe, the session, a proxied call), and workerd's CPU time per request.
 func measureWarm(t *testing.T, w *Workerd, client *http.Client) {
 	t.Helper()
-	const n = 50
+	n := max(*warm, 10)
 	for _, target := range []string{"/healthz", "/auth/session", "/api/warm"} {
 		var took []time.Duration
-		var cpu time.Duration
+		var cpu CPUTime
 		for i := range 2 * n {
 			if i == n {
 				cpu, _ = w.CPU()
@@ -313,8 +317,8 @@ func measureWarm(t *testing.T, w *Workerd, client *http.Client) {
 		}
 		slices.Sort(took)
 		line := fmt.Sprintf("warm %s: median %v, p90 %v over %d requests", target, took[n/2].Round(10*time.Microsecond), took[n*9/10].Round(10*time.Microsecond), n)
-		if after, ok := w.CPU(); ok {
-			line += fmt.Sprintf("; workerd CPU %v per request", ((after - cpu) / n).Round(10*time.Microsecond))
+		if used, ok := cpu.Since(w, n); ok {
+			line += fmt.Sprintf("; workerd CPU per request: %v", used)
 		}
 		t.Log(line)
 	}
