@@ -57,10 +57,11 @@ func bridgeUpstream(next <-chan struct{}) http.Handler {
 
 // TestWorkerBridge checks what the Worker's bridge between a fetch event
 // and net/http carries: a binding that is JSON rather than text, and,
-// through the proxy, an event stream that arrives event
-// by event, a large body and a request body byte for byte, a body-less
-// status without one, an upstream's redirect reaches the browser instead
-// of being followed, and a WebSocket upgrade is refused as unavailable.
+// through the proxy, an event stream that arrives event by event, a large
+// body and a request body byte for byte, a body-less status without one,
+// an upstream's redirect that reaches the browser instead of being
+// followed, paths with dot segments refused as by the binary, and a
+// WebSocket upgrade refused as unavailable.
 func TestWorkerBridge(t *testing.T) {
 	next := make(chan struct{})
 	// A JSON binding, as wrangler makes of `BFF_EXPOSE_TOKEN = true`.
@@ -136,6 +137,26 @@ func TestWorkerBridge(t *testing.T) {
 		w.Upstream.Last(t)
 		if !w.Upstream.Nothing() {
 			t.Error("the redirect was followed")
+		}
+	})
+
+	// The request's path reaches bff as the browser sent it, escapes and
+	// all, so the proxy's own refusal applies (a bare ".." is cleaned by
+	// the route table's redirect first, as in the binary).
+	t.Run("dot segments", func(t *testing.T) {
+		w.Upstream.Drain()
+		for target, want := range map[string]int{
+			"/api/%2e%2e/secret":    http.StatusBadRequest,
+			"/api/..;/secret":       http.StatusBadRequest,
+			"/api/%2e%2e%3b/secret": http.StatusBadRequest,
+			"/api/../secret":        http.StatusTemporaryRedirect,
+		} {
+			if r := bfftest.Get(t, client, w.URL, target, api...); r.StatusCode != want {
+				t.Errorf("%s: %d, want %d", target, r.StatusCode, want)
+			}
+		}
+		if saw, ok := w.Upstream.Take(); ok {
+			t.Errorf("the upstream got %s", saw.Path)
 		}
 	})
 
