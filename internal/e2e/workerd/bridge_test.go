@@ -67,6 +67,17 @@ func TestWorkerBridge(t *testing.T) {
 	// A JSON binding, as wrangler makes of `BFF_EXPOSE_TOKEN = true`.
 	w := startRig(t, RigOptions{Upstream: bridgeUpstream(next), JSON: map[string]string{"BFF_EXPOSE_TOKEN": "true"}})
 	client, _ := bfftest.NewClient(t)
+	// The cold start: the first request after workerd starts (Go starting,
+	// the bindings, discovery), timed for docs/edge.md.
+	cpu, _ := w.CPU()
+	start := time.Now()
+	if r := bfftest.Get(t, client, w.URL, "/auth/login"); r.StatusCode != http.StatusFound {
+		t.Fatalf("first login: %d %s", r.StatusCode, r.Text)
+	}
+	took := time.Since(start)
+	if used, ok := cpu.Since(w.Workerd, 1); ok {
+		t.Logf("cold start: the first request (a login) answered in %v; workerd CPU %v", took.Round(time.Millisecond), used)
+	}
 	w.SignIn(t, client)
 	api := []string{"X-CSRF", "1"}
 
