@@ -26,6 +26,10 @@ const maxExtraExpired = 32
 // ErrNoCookie means the request carries nothing of the cookie.
 var ErrNoCookie = errors.New("cookie: not present")
 
+// ErrTooManyChunks is wrapped by Write's error for a value that needs more
+// chunks than MaxChunks.
+var ErrTooManyChunks = errors.New("cookie: value needs too many chunks")
+
 // ErrMalformed is wrapped by Read's errors for a cookie family that is present
 // but not as Write leaves it.
 var ErrMalformed = errors.New("cookie: malformed chunked cookie")
@@ -90,7 +94,7 @@ func (j Chunked) Write(w http.ResponseWriter, r *http.Request, value string, max
 		for rest := value; rest != ""; {
 			i := len(set)
 			if i == j.maxChunks() {
-				return fmt.Errorf("cookie %s: value of %d bytes needs more than %d chunks", j.Name, len(value), j.maxChunks())
+				return fmt.Errorf("%w: cookie %s: value of %d bytes needs more than %d chunks", ErrTooManyChunks, j.Name, len(value), j.maxChunks())
 			}
 			c := j.cookie(j.chunkName(i), "", secs)
 			room := MaxLine - len(setCookiePrefix) - len(c.String())

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -112,14 +113,26 @@ func (k *Keys) rememberHeader(seg string, h jweHeader) {
 // the caller should reseal. Every error wraps ErrInvalid and contains neither
 // the sealed value nor key material.
 func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bool, err error) {
+	_, plaintext, current, err = k.OpenAny(sealed, purpose)
+	return plaintext, current, err
+}
+
+// OpenAny is Open for a value that may have been sealed for any of
+// purposes, and reports which.
+func (k *Keys) OpenAny(sealed string, purposes ...string) (purpose string, plaintext []byte, current bool, err error) {
+	plaintext, current, purpose, err = k.openFor(sealed, purposes)
+	return purpose, plaintext, current, err
+}
+
+func (k *Keys) openFor(sealed string, purposes []string) (plaintext []byte, current bool, purpose string, err error) {
 	if len(sealed) > MaxSealedLen {
-		return nil, false, invalid("longer than MaxSealedLen")
+		return nil, false, "", invalid("longer than MaxSealedLen")
 	}
 	if k.Len() == 0 {
-		return nil, false, invalid("no keys")
+		return nil, false, "", invalid("no keys")
 	}
 	if reason := checkCompact(sealed); reason != "" {
-		return nil, false, invalid(reason)
+		return nil, false, "", invalid(reason)
 	}
 	// checkCompact vouched for five canonical segments, the second empty.
 	hdrSeg, rest, _ := strings.Cut(sealed, ".")
@@ -129,41 +142,41 @@ func (k *Keys) Open(purpose string, sealed string) (plaintext []byte, current bo
 
 	h, err := k.header(hdrSeg)
 	if err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
-	if h.Purpose != purpose {
-		return nil, false, invalid("sealed for another purpose")
+	if !slices.Contains(purposes, h.Purpose) {
+		return nil, false, "", invalid("sealed for another purpose")
 	}
 	aead := k.open.aeads[h.keyIndex]
 	enc := base64.RawURLEncoding
 	if enc.DecodedLen(len(ivSeg)) != aead.NonceSize() || enc.DecodedLen(len(tagSeg)) != aead.Overhead() {
-		return nil, false, invalid("bad iv or tag length")
+		return nil, false, "", invalid("bad iv or tag length")
 	}
 	var iv [12]byte
 	if _, err := enc.Decode(iv[:], []byte(ivSeg)); err != nil {
-		return nil, false, invalid("bad iv")
+		return nil, false, "", invalid("bad iv")
 	}
 	// Ciphertext and tag decode into one buffer, as AEAD.Open wants them,
 	// and the plaintext overwrites it in place.
 	buf := make([]byte, enc.DecodedLen(len(ctSeg))+aead.Overhead())
 	n, err := enc.Decode(buf, []byte(ctSeg))
 	if err != nil {
-		return nil, false, invalid("bad ciphertext")
+		return nil, false, "", invalid("bad ciphertext")
 	}
 	if _, err := enc.Decode(buf[n:], []byte(tagSeg)); err != nil {
-		return nil, false, invalid("bad tag")
+		return nil, false, "", invalid("bad tag")
 	}
 	// The additional data is the header segment as sent (RFC 7516, 5.2).
 	compressed, err := aead.Open(buf[:0], iv[:], buf, []byte(hdrSeg))
 	if err != nil {
-		return nil, false, ErrTampered
+		return nil, false, "", ErrTampered
 	}
 	k.rememberHeader(hdrSeg, h)
 	plaintext, err = k.inflate(compressed)
 	if err != nil {
-		return nil, false, invalid("cannot inflate")
+		return nil, false, "", invalid("cannot inflate")
 	}
-	return plaintext, h.keyIndex == 0, nil
+	return plaintext, h.keyIndex == 0, h.Purpose, nil
 }
 
 // inflate undoes DEFLATE with go-jose's limit: at most 250 kB, or ten times

@@ -72,6 +72,8 @@ func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Option
 		ClientSecret:           env.ClientSecret,
 		RedirectURIs:           []string{publicURL.JoinPath(endpoint.Callback).String()},
 		PostLogoutRedirectURIs: []string{publicURL.JoinPath("/").String()},
+		BackchannelLogoutURI:   publicURL.JoinPath(endpoint.BackchannelLogout).String(),
+		HTTPClient:             &http.Client{Timeout: 10 * time.Second},
 		AccessTokenLifetime:    opt.AccessTokenLifetime,
 		RefreshReuseInterval:   opt.RefreshReuseInterval,
 		Logger:                 log.With("component", "demo-idp"),

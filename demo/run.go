@@ -69,15 +69,25 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"BFF_COOKIE_KEYS":   key,
 		"BFF_ROUTES":        "/api/=" + env.APIURL.String(),
 		"BFF_LOG_LEVEL":     level.String(),
+		"BFF_CSP":           spa.CSP,
+		// A page of the SPA that needs a session, to show bff sending a
+		// browser to sign in and back.
+		"BFF_PROTECTED_PATHS": "/account",
+	}
+	// With Redis, the demo shows what it adds: a sign-out at the OP ends
+	// the session at bff too (back-channel logout).
+	for _, name := range []string{"BFF_REDIS_URL", "BFF_REDIS_URL_FILE"} {
+		if v := getenv(name); v != "" {
+			demoEnv[name] = v
+		}
 	}
 	cfg, err := config.Load(func(name string) string { return demoEnv[name] })
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	srv, err := server.New(cfg, log, server.Options{
-		Static:    spa.FS(),
-		StaticCSP: spa.CSP,
-		Mounts:    map[string]http.Handler{IdPPath + "/": env.IdPHandler()},
+		Static: spa.FS(),
+		Mounts: map[string]http.Handler{IdPPath + "/": env.IdPHandler()},
 	})
 	if err != nil {
 		return err
@@ -89,6 +99,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 The demo API's access tokens live one minute: call the API, wait a minute,
 call it again, and watch bff refresh the token. Press Ctrl+C to stop.
-`, public, env.User.Username, env.User.Password)
+%s`, public, env.User.Username, env.User.Password, redisHint(cfg.RedisURL != "", public))
 	return srv.Run(ctx, ln)
+}
+
+// redisHint tells the demo's user what Redis shows, or how to turn it on.
+func redisHint(on bool, public *url.URL) string {
+	if on {
+		return fmt.Sprintf("\nSigning out at the identity provider (%s) ends the session at bff too.\n",
+			public.JoinPath(IdPPath, "account"))
+	}
+	return "\nWith BFF_REDIS_URL=redis://... a sign-out at the identity provider ends the session at bff too.\n"
 }

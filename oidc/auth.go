@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ type Config struct {
 	// PostLogoutURL is where the browser lands after logout: a local path or
 	// an absolute URL.
 	PostLogoutURL string
+	// ErrorURL, when set, is where a failed sign-in sends the browser, with
+	// error=<code> added to its query; otherwise bff shows its own page.
+	ErrorURL      string
 	SessionMaxAge time.Duration
 	SessionIdle   time.Duration
 	ExposeToken   bool // serve GET /auth/token
@@ -68,29 +72,46 @@ type Config struct {
 	// MaxConcurrentRefreshes bounds refresh calls in flight to the IdP from
 	// this replica; 0 means 64.
 	MaxConcurrentRefreshes int
+
+	// MaxCookieChunks bounds the session cookie's chunks; 0 means the
+	// cookie package's default. A larger session needs Shared.
+	MaxCookieChunks int
+	// Shared, when set, is the store every replica reaches (Redis): sessions
+	// end everywhere at logout, the IdP can end them (back-channel logout),
+	// a refresh happens once across replicas, and sessions too large for
+	// the cookie are kept there. Nil keeps bff stateless.
+	Shared Shared
+	// SessionStore "redis" keeps every session in Shared, the cookie
+	// holding only a handle; otherwise only those too large for the cookie.
+	SessionStore string
 }
 
 // Auth serves /auth/ and supplies access tokens to the proxy.
 type Auth struct {
-	cfg      Config
-	log      *slog.Logger
-	obs      Observer
-	now      func() time.Time
-	provider atomic.Pointer[provider]
-	session  cookie.Chunked
-	opened   *openedCache
-	mux      *http.ServeMux
-	refresh  *refresher
+	cfg       Config
+	log       *slog.Logger
+	obs       Observer
+	now       func() time.Time
+	provider  atomic.Pointer[provider]
+	session   cookie.Chunked
+	opened    *openedCache
+	mux       *http.ServeMux
+	refresh   *refresher
+	errorPage *errorPage
+	shared    Shared
 }
 
 // provider is what discovery yields. It is swapped in whole, once, so a
 // request sees either no provider or a complete one.
 type provider struct {
-	oauth2     oauth2.Config // its Endpoint.AuthStyle is the client authentication, for every call
-	verifier   *gooidc.IDTokenVerifier
-	userinfo   *gooidc.Provider // nil when the IdP has no userinfo endpoint
-	revocation string
-	endSession string
+	oauth2   oauth2.Config // its Endpoint.AuthStyle is the client authentication, for every call
+	verifier *gooidc.IDTokenVerifier
+	// logoutVerifier checks back-channel logout tokens, which need not
+	// have an exp.
+	logoutVerifier *gooidc.IDTokenVerifier
+	userinfo       *gooidc.Provider // nil when the IdP has no userinfo endpoint
+	revocation     string
+	endSession     string
 }
 
 // New returns an Auth that is not ready until [Auth.Discover] succeeds.
@@ -115,8 +136,11 @@ func New(cfg Config) (*Auth, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		session: cookie.Chunked{Name: SessionCookie, SameSite: http.SameSiteStrictMode},
+		session: cookie.Chunked{Name: SessionCookie, SameSite: http.SameSiteStrictMode, MaxChunks: cfg.MaxCookieChunks},
+		shared:  cfg.Shared,
 		opened:  newOpenedCache(sessionsCachedPerGeneration),
+
+		errorPage: newErrorPage(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -146,6 +170,10 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.ExposeToken {
 		a.mux.HandleFunc("GET "+endpoint.Token, a.token)
 	}
+	if cfg.Shared != nil {
+		// Ending a session from the IdP needs every replica to hear of it.
+		a.mux.HandleFunc("POST "+endpoint.BackchannelLogout, a.backchannelLogout)
+	}
 	a.mux.HandleFunc(endpoint.Auth, a.notFound)
 	return a, nil
 }
@@ -158,14 +186,20 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // notFound answers what the endpoints above do not match, as problem+json
-// like every other error: 405 for an endpoint asked with another method
-// than GET, 404 for the rest.
+// like every other error: 405 for an endpoint asked with a method it does
+// not take, 404 for the rest.
 func (a *Auth) notFound(w http.ResponseWriter, r *http.Request) {
-	get := r.Clone(r.Context())
-	get.Method = http.MethodGet
-	if _, pattern := a.mux.Handler(get); pattern != endpoint.Auth {
-		w.Header().Set("Allow", "GET")
-		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET.")
+	probe := r.Clone(r.Context())
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != endpoint.Auth {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		problem.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Use "+strings.Join(allow, " or ")+".")
 		return
 	}
 	problem.Write(w, http.StatusNotFound, "Not found", "")
@@ -232,9 +266,10 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 			RedirectURL:  a.cfg.PublicURL.JoinPath(endpoint.Callback).String(),
 			Scopes:       a.cfg.Scopes,
 		},
-		verifier:   p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
-		revocation: extra.Revocation,
-		endSession: extra.EndSession,
+		verifier:       p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
+		logoutVerifier: newLogoutVerifier(p, a.cfg.ClientID, a.now),
+		revocation:     extra.Revocation,
+		endSession:     extra.EndSession,
 	}
 	if p.UserInfoEndpoint() != "" {
 		out.userinfo = p

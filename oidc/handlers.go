@@ -32,7 +32,7 @@ func (a *Auth) sessionInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	s, current, err := a.loadOrReject(w, r)
 	if err != nil {
-		problem.Write(w, http.StatusUnauthorized, "Not signed in", "")
+		WriteError(w, err)
 		return
 	}
 	a.touch(w, r, s, current)
@@ -64,6 +64,11 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
 // WriteError answers a failure of [Auth.AccessToken]: 401 for no session,
 // 503 when the IdP is out, with the IdP's own Retry-After when it gave one.
 func WriteError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrStoreUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, http.StatusServiceUnavailable, "Session store unavailable", "The session is intact; try again shortly.")
+		return
+	}
 	if errors.Is(err, ErrUnavailable) {
 		wait := "5"
 		var o *outage
@@ -79,6 +84,10 @@ func WriteError(w http.ResponseWriter, err error) {
 
 func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 	s, _, err := a.loadOrReject(w, r)
+	if errors.Is(err, ErrUnavailable) {
+		WriteError(w, err) // the cookie stays: the logout can be tried again
+		return
+	}
 	if err != nil {
 		// Nothing to end: send the browser where a finished logout would.
 		http.Redirect(w, r, a.postLogoutURL(), http.StatusFound)
@@ -88,6 +97,14 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("sid")), []byte(s.ID)) != 1 {
 		problem.Write(w, http.StatusBadRequest, "Bad logout request", "The sid does not match this session.")
 		return
+	}
+	if a.shared != nil {
+		// Over everywhere, not only in this browser: a copy of the cookie
+		// gets 401 on any replica from now on.
+		if err := a.endSession(r.Context(), s); err != nil {
+			a.storeUnavailable(w, err)
+			return
+		}
 	}
 	a.session.Expire(w, r)
 	p := a.provider.Load()

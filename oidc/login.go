@@ -1,9 +1,7 @@
 package oidc
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -45,6 +43,9 @@ type loginState struct {
 	Verifier string    `json:"v"`
 	ReturnTo string    `json:"r"`
 	Expires  time.Time `json:"e"`
+	// Silent marks a prompt=none login: an IdP with no session for the
+	// user answers it with an error, which is no failure but an answer.
+	Silent bool `json:"q,omitempty"`
 }
 
 // loginCookie names the login-state cookie after its state, one cookie per
@@ -62,6 +63,11 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "Bad returnTo", "returnTo must be a local path such as /app.")
 		return
 	}
+	params, err := loginParams(r.URL.Query())
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, "Bad login request", err.Error())
+		return
+	}
 	p := a.provider.Load()
 	if p == nil {
 		a.notReady(w)
@@ -73,6 +79,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		Verifier: oauth2.GenerateVerifier(),
 		ReturnTo: returnTo,
 		Expires:  a.now().Add(loginTTL),
+		Silent:   params.Get("prompt") == "none",
 	}
 	plain, err := json.Marshal(st)
 	if err == nil {
@@ -89,9 +96,14 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := []oauth2.AuthCodeOption{gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)}
 	for name, values := range a.cfg.AuthParams {
-		if !IsReservedAuthParam(name) && len(values) > 0 {
+		if !IsReservedAuthParam(name) && len(values) > 0 && !params.Has(name) {
 			opts = append(opts, oauth2.SetAuthURLParam(name, values[0]))
 		}
+	}
+	// The SPA's own choices (prompt, login_hint, ...) win over the
+	// operator's defaults for the same parameters.
+	for name := range params {
+		opts = append(opts, oauth2.SetAuthURLParam(name, params.Get(name)))
 	}
 	target := p.oauth2.AuthCodeURL(st.State, opts...)
 	a.obs.Login("started")
@@ -113,152 +125,6 @@ func (a *Auth) dropExcessLogins(w http.ResponseWriter, r *http.Request) {
 	for _, name := range names[:min(len(names), maxLoginCookies+32)] {
 		loginCookie(strings.TrimPrefix(name, loginCookiePrefix)).Expire(w, nil)
 	}
-}
-
-func (a *Auth) callback(w http.ResponseWriter, r *http.Request) {
-	if !a.completeLogin(w, r) {
-		a.obs.Login("failed")
-		return
-	}
-	a.obs.Login("completed")
-}
-
-// completeLogin handles the callback and reports whether a session resulted.
-func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request) bool {
-	q := r.URL.Query()
-	st, ok := a.checkState(w, r, q.Get("state"))
-	if !ok {
-		problem.Write(w, http.StatusBadRequest, "Login failed", "The login attempt is unknown or has expired; start again.")
-		return false
-	}
-	if code := q.Get("error"); code != "" {
-		a.log.Info("login: identity provider returned an error", "error", code, "description", truncate(q.Get("error_description"), 200))
-		problem.Write(w, http.StatusBadRequest, "Login failed", "The identity provider refused the login ("+safeErrorCode(code)+").")
-		return false
-	}
-	code := q.Get("code")
-	if code == "" {
-		problem.Write(w, http.StatusBadRequest, "Login failed", "The callback carries no authorization code.")
-		return false
-	}
-	p := a.provider.Load()
-	if p == nil {
-		a.notReady(w)
-		return false
-	}
-	s, status := a.redeem(r, p, code, st)
-	if s == nil {
-		problem.Write(w, status, "Login failed", "The identity provider could not complete the login; start again.")
-		return false
-	}
-	if err := a.writeSession(w, r, s); err != nil {
-		problem.Write(w, http.StatusBadGateway, "Login failed", "The identity provider issued tokens too large to keep.")
-		return false
-	}
-	a.log.Info("login completed", "session", s)
-	http.Redirect(w, r, st.ReturnTo, http.StatusFound)
-	return true
-}
-
-// checkState opens the login cookie named after state and expires it: a
-// state is good for one callback only. Nothing else of the callback is
-// trusted before this passes.
-func (a *Auth) checkState(w http.ResponseWriter, r *http.Request, state string) (loginState, bool) {
-	var st loginState
-	if len(state) != len(randomString()) || strings.Trim(state, base64URLAlphabet) != "" {
-		return st, false
-	}
-	c := loginCookie(state)
-	sealed, err := c.Read(r)
-	if err != nil {
-		return st, false
-	}
-	c.Expire(w, r)
-	plain, _, err := a.cfg.Keys.Open(purposeLogin, sealed)
-	if err != nil || json.Unmarshal(plain, &st) != nil {
-		return st, false
-	}
-	if subtle.ConstantTimeCompare([]byte(st.State), []byte(state)) != 1 || !a.now().Before(st.Expires) || !policy.IsLocalPath(st.ReturnTo) {
-		return st, false
-	}
-	return st, true
-}
-
-// redeem exchanges the code and verifies the ID token. On failure it returns
-// the status for the browser: 400 when the IdP refused, 502 when it answered
-// nonsense, 503 when it could not be reached.
-func (a *Auth) redeem(r *http.Request, p *provider, code string, st loginState) (*Session, int) {
-	ctx, cancel := context.WithTimeout(a.clientContext(r.Context()), a.cfg.IdPTimeout)
-	defer cancel()
-	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
-	if err != nil {
-		a.log.Warn("login: code exchange failed", "err", redactRetrieveError(err))
-		return nil, exchangeFailureStatus(err)
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	if rawID == "" {
-		a.log.Warn("login: token response has no id_token")
-		return nil, http.StatusBadGateway
-	}
-	idt, err := p.verifier.Verify(ctx, rawID)
-	if err != nil {
-		a.log.Warn("login: id token rejected", "err", err)
-		return nil, http.StatusBadGateway
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
-		a.log.Warn("login: id token nonce mismatch")
-		return nil, http.StatusBadRequest
-	}
-	now := a.now()
-	s := &Session{
-		ID:           randomString(),
-		Subject:      idt.Subject,
-		AccessToken:  tok.AccessToken,
-		AccessExpiry: accessExpiry(tok, now),
-		RefreshToken: tok.RefreshToken,
-		IDToken:      rawID,
-		Created:      now,
-		LastSeen:     now,
-	}
-	if p.userinfo != nil {
-		s.Extra = a.userinfoExtra(ctx, p, tok, s)
-	}
-	return s, 0
-}
-
-// userinfoExtra reads userinfo and keeps only what the ID token lacks. A
-// failure costs the SPA some claims, not the login.
-func (a *Auth) userinfoExtra(ctx context.Context, p *provider, tok *oauth2.Token, s *Session) json.RawMessage {
-	info, err := p.userinfo.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	if err != nil {
-		// go-oidc quotes the response body after the status; an IdP's error
-		// body is nothing the log needs, and could echo what it was sent.
-		status, _, _ := strings.Cut(err.Error(), ": ")
-		a.log.Warn("login: userinfo failed; continuing with id token claims", "err", truncate(status, 80))
-		return nil
-	}
-	if info.Subject != s.Subject {
-		a.log.Warn("login: userinfo subject differs from id token; ignoring userinfo")
-		return nil
-	}
-	var claims map[string]any
-	if err := info.Claims(&claims); err != nil {
-		return nil
-	}
-	have := s.claims()
-	for k := range claims {
-		if _, dup := have[k]; dup || isProtocolClaim(k) || k == "sub" {
-			delete(claims, k)
-		}
-	}
-	if len(claims) == 0 {
-		return nil
-	}
-	extra, err := json.Marshal(claims)
-	if err != nil {
-		return nil
-	}
-	return extra
 }
 
 // accessExpiry is the token's expiry as the IdP stated it. An IdP that

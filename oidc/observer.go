@@ -6,7 +6,8 @@ import "net/http"
 // metrics and access logs. Its methods must be cheap and safe for
 // concurrent use; they never see a token.
 type Observer interface {
-	// Login reports "started", "completed" or "failed".
+	// Login reports "started", "completed", "failed" or "no_idp_session"
+	// (a prompt=none sign-in that found no session at the IdP).
 	Login(outcome string)
 	// Refresh reports "refreshed", "refused" (the IdP said no),
 	// "unavailable" (no usable answer), or "kept" (failed, but the current

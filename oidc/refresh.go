@@ -28,6 +28,9 @@ func (a *Auth) AccessToken(w http.ResponseWriter, r *http.Request) (string, erro
 
 func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	s, current, err := a.loadOrReject(w, r)
+	if errors.Is(err, ErrUnavailable) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, ErrNoSession
 	}
@@ -50,6 +53,7 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	case err == nil:
 		a.obs.Refresh("refreshed")
 		s.AccessToken, s.AccessExpiry, s.RefreshToken, s.IDToken = res.accessToken, res.expiry, res.refreshToken, res.idToken
+		s.idpSID = sidClaim(s.IDToken)
 		s.LastSeen = now
 		if err := a.writeSession(w, r, s); err != nil {
 			a.log.Error("refresh: resealing session failed", "err", err)
@@ -90,6 +94,9 @@ func (a *Auth) refreshTokens(ctx context.Context, s *Session) (refreshResult, er
 		return refreshResult{}, errors.New("identity provider not discovered yet")
 	}
 	return a.refresh.do(ctx, s.RefreshToken, func(ctx context.Context) (refreshResult, error) {
+		if a.shared != nil {
+			return a.refreshOnce(ctx, p, s)
+		}
 		return a.redeemRefreshToken(a.clientContext(ctx), p, s)
 	})
 }

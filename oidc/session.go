@@ -27,6 +27,10 @@ type Session struct {
 
 	Created  time.Time // start of the absolute lifetime
 	LastSeen time.Time // start of the idle timeout
+
+	// Not encoded: what is read off the above when the session is opened.
+	idpSID string     // the IdP's session id (the ID token's sid), for back-channel logout
+	handle *handleRef // where the session is kept, when the shared store keeps it
 }
 
 // LogValue keeps tokens out of every log line, whatever the handler.

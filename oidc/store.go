@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,9 +15,14 @@ import (
 // answer 401.
 var ErrNoSession = errors.New("no valid session")
 
-// ErrUnavailable means the access token has expired and the IdP could not
-// be reached to refresh it. The session survives; callers answer 503.
+// ErrUnavailable means the session cannot be served now, but survives:
+// the access token expired and the IdP could not be reached to refresh
+// it, or the shared store could not be reached. Callers answer 503 and
+// leave the cookie alone.
 var ErrUnavailable = errors.New("identity provider unavailable")
+
+// ErrStoreUnavailable is ErrUnavailable for the shared store (Redis).
+var ErrStoreUnavailable = fmt.Errorf("%w: the shared store cannot be reached", ErrUnavailable)
 
 // touchInterval bounds how often activity reseals the cookie to slide the
 // idle timeout: once a minute is precise enough for an idle limit measured
@@ -24,8 +30,10 @@ var ErrUnavailable = errors.New("identity provider unavailable")
 const touchInterval = time.Minute
 
 // load opens the session cookie. expired reports a session that opened but
-// is past its limits: a cookie that can be cleared without losing anything.
-// current is false when an older key sealed it.
+// is over: past its limits, or ended early (logout elsewhere, the IdP's
+// back-channel logout), a cookie that can be cleared without losing
+// anything. current is false when an older key sealed it. Errors wrap
+// ErrNoSession, or ErrUnavailable when the shared store could not answer.
 func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err error) {
 	sealed, err := a.session.Read(r)
 	if errors.Is(err, cookie.ErrNoCookie) {
@@ -35,34 +43,58 @@ func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err err
 		a.obs.SessionRejected("malformed")
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
-	s, current, err = a.open(sealed)
-	if err != nil {
+	s, current, err = a.open(r.Context(), sealed)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return nil, false, false, err
+	case err != nil:
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	if !a.now().Before(s.expiresAt(a.cfg.SessionMaxAge, a.cfg.SessionIdle)) {
 		a.obs.SessionRejected("expired")
 		return nil, false, true, fmt.Errorf("%w: session expired", ErrNoSession)
 	}
+	if a.shared != nil {
+		ended, err := a.ended(r.Context(), s)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if ended {
+			a.obs.SessionRejected("ended")
+			return nil, false, true, fmt.Errorf("%w: session ended", ErrNoSession)
+		}
+	}
 	a.obs.Subject(r, s.Subject)
 	return s, current, false, nil
 }
 
 // open opens a sealed session, from the cache when this replica has
-// opened the same value before.
-func (a *Auth) open(sealed string) (*Session, bool, error) {
+// opened the same value before, or the session a sealed handle names.
+func (a *Auth) open(ctx context.Context, sealed string) (*Session, bool, error) {
 	if s, current, ok := a.opened.get(sealed); ok {
 		return &s, current, nil
 	}
-	plain, current, err := a.cfg.Keys.Open(purposeSession, sealed)
+	purpose, plain, current, err := a.cfg.Keys.OpenAny(sealed, purposeSession, purposeHandle)
 	if err != nil {
 		a.obs.SessionRejected(rejection(err))
 		return nil, false, err
+	}
+	if purpose == purposeHandle {
+		// Not cached here: the record behind a handle changes while the
+		// handle stays; the store's own cache keeps the reads local.
+		s, err := a.loadHandle(ctx, plain)
+		if err != nil {
+			return nil, false, err
+		}
+		s.idpSID = sidClaim(s.IDToken)
+		return s, current, nil
 	}
 	s := new(Session)
 	if err := s.UnmarshalBinary(plain); err != nil {
 		a.obs.SessionRejected("malformed")
 		return nil, false, err
 	}
+	s.idpSID = sidClaim(s.IDToken)
 	a.opened.put(sealed, *s, current)
 	return s, current, nil
 }
@@ -107,20 +139,50 @@ func (a *Auth) touch(w http.ResponseWriter, r *http.Request, s *Session, current
 }
 
 // writeSession seals s into the session cookie, which lives exactly as
-// long as the session's absolute limit.
+// long as the session's absolute limit. A session too large for the
+// chunks allowed goes to the shared store, when there is one, and the
+// cookie holds its handle; without a store it is an error wrapping
+// cookie.ErrTooManyChunks.
 func (a *Auth) writeSession(w http.ResponseWriter, r *http.Request, s *Session) error {
 	plain, err := s.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	sealed, err := a.cfg.Keys.Seal(purposeSession, plain)
-	if err != nil {
-		return fmt.Errorf("sealing session: %w", err)
-	}
 	maxAge := s.Created.Add(a.cfg.SessionMaxAge).Sub(a.now())
+	if s.handle == nil && !(a.shared != nil && a.cfg.SessionStore == "redis") {
+		sealed, err := a.cfg.Keys.Seal(purposeSession, plain)
+		if err != nil {
+			return fmt.Errorf("sealing session: %w", err)
+		}
+		err = a.session.Write(w, r, sealed, maxAge)
+		switch {
+		case err == nil:
+			a.obs.SessionSealed(len(sealed))
+			return nil
+		case !errors.Is(err, cookie.ErrTooManyChunks) || a.shared == nil:
+			return fmt.Errorf("writing session cookie: %w", err)
+		}
+	}
+	sealed, err := a.storeHandle(r.Context(), s, plain, maxAge+time.Minute)
+	if err != nil {
+		return err
+	}
 	if err := a.session.Write(w, r, sealed, maxAge); err != nil {
-		return fmt.Errorf("writing session cookie: %w", err)
+		return fmt.Errorf("writing session handle: %w", err)
 	}
 	a.obs.SessionSealed(len(sealed))
+	return nil
+}
+
+// SignedIn reports whether r carries a valid session (nil), and slides
+// its idle timeout as any activity does. A dead cookie is expired on w.
+// It never refreshes: a page needs a session, not a token. Errors are
+// [ErrNoSession] or [ErrUnavailable]; see [WriteError].
+func (a *Auth) SignedIn(w http.ResponseWriter, r *http.Request) error {
+	s, current, err := a.loadOrReject(w, r)
+	if err != nil {
+		return err
+	}
+	a.touch(w, r, s, current)
 	return nil
 }

@@ -23,11 +23,14 @@ type authRequest struct {
 	responseType oidc.ResponseType
 	responseMode oidc.ResponseMode
 	challenge    *oidc.CodeChallenge
+	prompt       []string // none, login, ...
+	maxAge       *uint    // seconds a sign-in may be old to be reused
 
 	// Set by the login form.
 	done     bool
 	subject  string
 	authTime time.Time
+	sid      string // the browser session at the OP this sign-in belongs to
 
 	// code is the authorization code issued for this request, kept so that
 	// the grant it starts can be revoked if the code is ever replayed.
@@ -39,6 +42,7 @@ var _ op.AuthRequest = (*authRequest)(nil)
 func (a *authRequest) clone() *authRequest {
 	c := *a
 	c.scopes = slices.Clone(a.scopes)
+	c.prompt = slices.Clone(a.prompt)
 	if a.challenge != nil {
 		ch := *a.challenge
 		c.challenge = &ch
@@ -85,6 +89,7 @@ type refreshRequest struct {
 	scopes   []string
 	amr      []string
 	authTime time.Time
+	sid      string
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

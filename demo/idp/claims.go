@@ -51,8 +51,19 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's user claims.
+// SetUserinfoFromRequest fills the ID token's user claims, and its sid:
+// the browser session at the OP, which a back-channel logout names.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	var sid string
+	switch r := req.(type) {
+	case *authRequest:
+		sid = r.sid
+	case *refreshRequest:
+		sid = r.sid
+	}
+	if sid != "" {
+		info.AppendClaims("sid", sid)
+	}
 	return s.fillUserinfo(info, req.GetSubject(), scopes)
 }
 

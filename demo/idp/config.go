@@ -1,9 +1,11 @@
 package idp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -70,6 +72,14 @@ type Config struct {
 	// method does. Empty accepts and lists both.
 	ClientAuthMethod string
 
+	// BackchannelLogoutURI, when set, is where the OP posts a logout token
+	// when the user signs out at the OP's own account page (OpenID Connect
+	// Back-Channel Logout 1.0).
+	BackchannelLogoutURI string
+	// HTTPClient delivers logout tokens; nil is http.DefaultClient. Each
+	// delivery is bounded by 5 seconds.
+	HTTPClient *http.Client
+
 	// Users who can log in. Empty means DemoUser() alone.
 	Users []User
 
@@ -104,6 +114,8 @@ type settings struct {
 	refreshTTL             time.Duration
 	reuseInterval          time.Duration
 	clientAuth             string
+	backchannelURI         string
+	httpClient             *http.Client
 	log                    *slog.Logger
 }
 
@@ -127,6 +139,11 @@ func (c Config) settings() (settings, error) {
 			return settings{}, fmt.Errorf("redirect uri: %w", err)
 		}
 	}
+	if c.BackchannelLogoutURI != "" {
+		if err := checkAbsoluteURL(c.BackchannelLogoutURI); err != nil {
+			return settings{}, fmt.Errorf("back-channel logout uri: %w", err)
+		}
+	}
 	for _, u := range c.PostLogoutRedirectURIs {
 		if err := checkAbsoluteURL(u); err != nil {
 			return settings{}, fmt.Errorf("post-logout redirect uri: %w", err)
@@ -145,6 +162,8 @@ func (c Config) settings() (settings, error) {
 		refreshTTL:             c.RefreshTokenLifetime,
 		reuseInterval:          c.RefreshReuseInterval,
 		clientAuth:             c.ClientAuthMethod,
+		backchannelURI:         c.BackchannelLogoutURI,
+		httpClient:             cmp.Or(c.HTTPClient, http.DefaultClient),
 		log:                    c.Logger,
 	}
 	switch s.clientAuth {

@@ -29,16 +29,18 @@ const (
 
 // discovery is the part of the discovery document the tests look at.
 type discovery struct {
-	Issuer                string   `json:"issuer"`
-	AuthorizationEndpoint string   `json:"authorization_endpoint"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
-	RevocationEndpoint    string   `json:"revocation_endpoint"`
-	EndSessionEndpoint    string   `json:"end_session_endpoint"`
-	JWKSURI               string   `json:"jwks_uri"`
-	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
-	ScopesSupported       []string `json:"scopes_supported"`
-	GrantTypesSupported   []string `json:"grant_types_supported"`
+	Issuer                   string   `json:"issuer"`
+	AuthorizationEndpoint    string   `json:"authorization_endpoint"`
+	TokenEndpoint            string   `json:"token_endpoint"`
+	UserinfoEndpoint         string   `json:"userinfo_endpoint"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	EndSessionEndpoint       string   `json:"end_session_endpoint"`
+	JWKSURI                  string   `json:"jwks_uri"`
+	CodeChallengeMethods     []string `json:"code_challenge_methods_supported"`
+	ScopesSupported          []string `json:"scopes_supported"`
+	GrantTypesSupported      []string `json:"grant_types_supported"`
+	BackchannelLogout        bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSession bool     `json:"backchannel_logout_session_supported"`
 }
 
 // testOP is a Provider served the way bff serves it: under /idp, with the

@@ -52,10 +52,13 @@ func New(cfg Config) (*Provider, error) {
 		// from one run meaningless to the next.
 		CryptoKey:                cryptoKey(),
 		DefaultLogoutRedirectURI: s.issuer + loggedOutPath,
-		CodeMethodS256:           true,
-		AuthMethodPost:           true,
-		GrantTypeRefreshToken:    true,
-		SupportedUILocales:       []language.Tag{language.English},
+		// Discovery says so, and that logout tokens carry sid.
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+		CodeMethodS256:                    true,
+		AuthMethodPost:                    true,
+		GrantTypeRefreshToken:             true,
+		SupportedUILocales:                []language.Tag{language.English},
 		SupportedScopes: []string{
 			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess,
 		},
@@ -75,11 +78,16 @@ func New(cfg Config) (*Provider, error) {
 	}
 
 	p := &Provider{op: provider, log: s.log}
-	login := newLoginForm(s, store, op.AuthCallbackURL(provider))
+	bc := &backchannel{
+		uri: s.backchannelURI, issuer: s.issuer, clientID: s.clientID, key: key, client: s.httpClient, log: s.log,
+	}
+	login := newLoginForm(s, store, op.AuthCallbackURL(provider), bc)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+loginPath, login.show)
 	mux.HandleFunc("POST "+loginPath, login.submit)
 	mux.HandleFunc("GET "+loggedOutPath, serveLoggedOut)
+	mux.HandleFunc("GET "+accountPath, login.account)
+	mux.HandleFunc("POST "+signOutPath, login.signOut)
 	mux.Handle(provider.TokenEndpoint().Relative(), clientAuth(s.clientAuth, logGrants(s.log, provider)))
 	mux.Handle(provider.RevocationEndpoint().Relative(), clientAuth(s.clientAuth, provider))
 	mux.Handle(oidc.DiscoveryEndpoint, listClientAuth(s.clientAuth, provider))

@@ -36,6 +36,7 @@ type storage struct {
 	redeemed      map[string]redeemedCode  // authorization code -> the grant it started
 	accessTokens  map[string]*accessToken  // by id (the JWT's jti)
 	refreshTokens map[string]*refreshToken // by token value
+	sessions      map[string]*ssoSession   // browser sessions at the OP, by cookie value
 }
 
 var (
@@ -58,6 +59,7 @@ func newStorage(s settings, c *client, key *signingKey) *storage {
 		redeemed:      make(map[string]redeemedCode),
 		accessTokens:  make(map[string]*accessToken),
 		refreshTokens: make(map[string]*refreshToken),
+		sessions:      make(map[string]*ssoSession),
 	}
 }
 
@@ -67,14 +69,9 @@ func newStorage(s settings, c *client, key *signingKey) *storage {
 var errNotFound = errors.New("not found or expired")
 
 // CreateAuthRequest stores a validated /authorize request until the login
-// form completes it. There are no browser sessions here, so every request
-// needs the form, which is why prompt=none is refused at once.
+// page completes it: with the form, or at once from the browser's session
+// at the OP (see loginForm.show).
 func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
-	for _, p := range req.Prompt {
-		if p == oidc.PromptNone {
-			return nil, oidc.ErrLoginRequired()
-		}
-	}
 	a := &authRequest{
 		id:           rand.Text(),
 		created:      time.Now(),
@@ -85,6 +82,8 @@ func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ 
 		scopes:       req.Scopes,
 		responseType: req.ResponseType,
 		responseMode: req.ResponseMode,
+		prompt:       req.Prompt,
+		maxAge:       req.MaxAge,
 	}
 	if req.CodeChallenge != "" {
 		// Discovery offers S256 only: a plain challenge is the verifier
@@ -176,17 +175,17 @@ func (s *storage) pendingLogin(id string) (*authRequest, error) {
 	return a.clone(), nil
 }
 
-// completeLogin marks the auth request as authenticated by subject, which
-// lets op's callback endpoint issue the code.
-func (s *storage) completeLogin(id, subject string) error {
+// completeLogin marks the auth request as authenticated by subject at
+// authTime, in the browser session sid, which lets op's callback endpoint
+// issue the code.
+func (s *storage) completeLogin(id, subject string, authTime time.Time, sid string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	a, ok := s.authRequests[id]
-	if !ok || a.done || a.expired(now) {
+	if !ok || a.done || a.expired(time.Now()) {
 		return errNotFound
 	}
-	a.done, a.subject, a.authTime = true, subject, now
+	a.done, a.subject, a.authTime, a.sid = true, subject, authTime, sid
 	return nil
 }
 

@@ -26,6 +26,7 @@ type accessToken struct {
 	clientID string
 	subject  string
 	scopes   []string
+	sid      string // the browser session at the OP the grant began in
 	expires  time.Time
 }
 
@@ -37,6 +38,7 @@ type refreshToken struct {
 	scopes   []string
 	amr      []string
 	authTime time.Time
+	sid      string // the browser session at the OP, for the ID tokens' sid
 	expires  time.Time
 	// rotated is when a refresh grant replaced this token with a new one;
 	// zero while it is the grant's current token.
@@ -69,7 +71,7 @@ func (s *storage) CreateAccessToken(_ context.Context, req op.TokenRequest) (str
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.sweep(now)
-	at := s.newAccessToken(s.newGrant(a, now), a.clientID, a.subject, a.scopes, now)
+	at := s.newAccessToken(s.newGrant(a, now), a.clientID, a.subject, a.sid, a.scopes, now)
 	return at.id, at.expires, nil
 }
 
@@ -85,7 +87,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 	switch r := req.(type) {
 	case *authRequest:
 		grantID := s.newGrant(r, now)
-		at := s.newAccessToken(grantID, r.clientID, r.subject, r.scopes, now)
+		at := s.newAccessToken(grantID, r.clientID, r.subject, r.sid, r.scopes, now)
 		rt := s.newRefreshToken(&refreshToken{
 			grantID:  grantID,
 			clientID: r.clientID,
@@ -93,6 +95,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 			scopes:   r.scopes,
 			amr:      r.GetAMR(),
 			authTime: r.authTime,
+			sid:      r.sid,
 		}, now)
 		return at.id, rt, at.expires, nil
 
@@ -109,7 +112,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 		}
 		// The access token may carry scopes narrowed by the request; the
 		// new refresh token keeps the grant's (RFC 6749 section 6).
-		at := s.newAccessToken(old.grantID, old.clientID, old.subject, r.scopes, now)
+		at := s.newAccessToken(old.grantID, old.clientID, old.subject, old.sid, r.scopes, now)
 		next := *old
 		next.rotated = time.Time{}
 		rt := s.newRefreshToken(&next, now)
@@ -133,12 +136,13 @@ func (s *storage) newGrant(a *authRequest, now time.Time) string {
 
 // newAccessToken records an access token; op signs the JWT with its id as
 // jti. The caller holds s.mu.
-func (s *storage) newAccessToken(grantID, clientID, subject string, scopes []string, now time.Time) *accessToken {
+func (s *storage) newAccessToken(grantID, clientID, subject, sid string, scopes []string, now time.Time) *accessToken {
 	t := &accessToken{
 		id:       rand.Text(),
 		grantID:  grantID,
 		clientID: clientID,
 		subject:  subject,
+		sid:      sid,
 		scopes:   slices.Clone(scopes),
 		expires:  now.Add(s.accessTTL),
 	}
@@ -174,6 +178,7 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 		scopes:   slices.Clone(t.scopes),
 		amr:      slices.Clone(t.amr),
 		authTime: t.authTime,
+		sid:      t.sid,
 	}, nil
 }
 
@@ -213,7 +218,7 @@ func (s *storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID s
 }
 
 // TerminateSession serves end_session: everything the user's logins gave
-// this client is revoked.
+// this client is revoked, and the user's browser sessions at the OP end.
 func (s *storage) TerminateSession(_ context.Context, userID, clientID string) error {
 	if userID == "" {
 		// No id_token_hint, so no idea whose session this is.
@@ -235,6 +240,7 @@ func (s *storage) TerminateSession(_ context.Context, userID, clientID string) e
 	for g := range grants {
 		s.revokeGrant(g)
 	}
+	s.endSessions(userID)
 	return nil
 }
 

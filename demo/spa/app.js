@@ -14,6 +14,9 @@ const csrf = { 'X-CSRF': '1' };
 // Claims that hold seconds since the epoch, shown also as local time.
 const timeClaims = new Set(['exp', 'iat', 'nbf', 'auth_time', 'updated_at']);
 
+// silentKey marks a silent sign-in already tried in this tab.
+const silentKey = 'bff-demo-silent-sign-in';
+
 let calls = 0;
 let expiresAt = null;
 let logoutUrl = null;
@@ -67,6 +70,16 @@ async function loadSession() {
     return;
   }
   if (res.status === 401) {
+    // Signed in at the identity provider already? A silent sign-in
+    // (prompt=none) finds out without showing anything: bff comes back
+    // here either way, signed in or not. Once per visit, so that a
+    // browser with no session at the IdP does not go round in circles.
+    if (!sessionStorage.getItem(silentKey)) {
+      sessionStorage.setItem(silentKey, '1');
+      location.assign('/auth/login?prompt=none&returnTo=' + encodeURIComponent(here()));
+      return;
+    }
+    sessionStorage.removeItem(silentKey);
     show('signed-out');
     setState('signed out');
     return;
@@ -81,7 +94,14 @@ async function loadSession() {
   renderSession(body);
 }
 
+// here is the page to come back to: this path and query.
+function here() {
+  const path = location.pathname + location.search;
+  return isLocalPath(path) ? path : '/';
+}
+
 function renderSession(s) {
+  sessionStorage.removeItem(silentKey);
   const c = s.claims && typeof s.claims === 'object' ? s.claims : {};
   setText('name', c.name || c.preferred_username || s.sub);
   setText('email', c.email);
@@ -166,10 +186,15 @@ async function callAPI() {
   }
 }
 
-$('login').addEventListener('click', () => location.assign('/auth/login?returnTo=/'));
+$('login').addEventListener('click', () => location.assign('/auth/login?returnTo=' + encodeURIComponent(here())));
 $('logout').addEventListener('click', () => {
+  // Signed out on purpose: no silent sign-in on the way back.
+  sessionStorage.setItem(silentKey, '1');
   if (logoutUrl) location.assign(logoutUrl);
 });
+// /account is a page bff protects (BFF_PROTECTED_PATHS=/account): a
+// browser only gets here with a session, or through sign-in and back.
+$('account').hidden = location.pathname !== '/account';
 $('call-api').addEventListener('click', callAPI);
 // Keep "in N min" honest while the page stays open.
 setInterval(renderExpiry, 30000);

@@ -74,6 +74,12 @@ func (f *fakeBFF) handler() http.Handler {
 	})
 	navigate := func(w http.ResponseWriter, r *http.Request) {
 		f.navigations <- r.URL.RequestURI()
+		if r.URL.Query().Get("prompt") == "none" {
+			// A silent sign-in that found no session at the IdP: bff
+			// sends the browser back where it came from.
+			http.Redirect(w, r, r.URL.Query().Get("returnTo"), http.StatusFound)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	}
 	mux.HandleFunc("GET /auth/login", navigate)
@@ -146,10 +152,12 @@ func TestInBrowser(t *testing.T) {
 		}
 	}
 
-	// Signed out: only the login button, which starts bff's login.
+	// Signed out: the page first tries a silent sign-in, once, and then
+	// shows only the login button, which starts bff's login.
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
 		t.Fatal(err)
 	}
+	navigatedTo("/auth/login?prompt=none&returnTo=%2F")
 	if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || title != "bff demo" {
 		t.Errorf("title = %q, %v; want bff demo", title, err)
 	}
@@ -159,7 +167,7 @@ func TestInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("login"))); err != nil {
 		t.Fatal(err)
 	}
-	navigatedTo("/auth/login?returnTo=/")
+	navigatedTo("/auth/login?returnTo=%2F")
 
 	// Signed in: the profile, with a hostile claim shown as text.
 	f.set(func(f *fakeBFF) { f.sessionStatus = http.StatusOK; f.apiExpiresAt = time.Now().Add(time.Minute).UTC() })
@@ -220,6 +228,18 @@ func TestInBrowser(t *testing.T) {
 
 	click("logout")
 	navigatedTo("/auth/logout?sid=s-123")
+
+	// After logging out on purpose, the page does not try to sign in
+	// silently again.
+	f.set(func(f *fakeBFF) { f.sessionStatus = http.StatusUnauthorized })
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-f.navigations:
+		t.Errorf("after logout the page navigated to %s", got)
+	default:
+	}
 
 	// bff failing is reported, not mistaken for signed out.
 	f.set(func(f *fakeBFF) { f.sessionStatus = http.StatusInternalServerError })

@@ -37,8 +37,8 @@ func TestSmall(t *testing.T) {
 		name     string
 		maxLines int
 	}{
-		{"index.html", 80},
-		{"app.js", 200},
+		{"index.html", 100},
+		{"app.js", 220},
 		{"style.css", 150},
 	}
 	for _, tt := range tests {

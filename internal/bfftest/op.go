@@ -83,6 +83,7 @@ func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
 		ClientSecret:           op.ClientSecret,
 		RedirectURIs:           []string{public.JoinPath(endpoint.Callback).String()},
 		PostLogoutRedirectURIs: []string{public.JoinPath("/").String()},
+		BackchannelLogoutURI:   public.JoinPath(endpoint.BackchannelLogout).String(),
 		AccessTokenLifetime:    o.AccessTTL,
 		RefreshReuseInterval:   o.Reuse,
 		ClientAuthMethod:       o.ClientAuth,

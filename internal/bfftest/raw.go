@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,13 @@ func SendTo(t testing.TB, addr, host string, q RawRequest) (Response, error) {
 	// A write error is no verdict: a server refusing an oversized header
 	// may stop reading and answer before the client has finished.
 	_, _ = io.WriteString(conn, q.Wire(host))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	// The request is for the record only (resp.Request), when the target
+	// parses at all.
+	var req *http.Request
+	if u, err := url.ParseRequestURI(q.Target); err == nil {
+		req = &http.Request{Method: cmp.Or(q.Method, http.MethodGet), URL: u}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
 		return Response{}, fmt.Errorf("no answer: %w", err)
 	}

@@ -65,6 +65,9 @@ type StackOptions struct {
 	Env map[string]string
 	// Server are the replicas' options; Now defaults to the stack's clock.
 	Server server.Options
+	// Unready starts the replicas without waiting for /readyz: for a
+	// dependency that is down at start.
+	Unready bool
 }
 
 // FastTimeout is what [FastTimeouts] shortens every timeout to.
@@ -132,6 +135,9 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		backends = append(backends, &url.URL{Scheme: "http", Host: addr})
 	}
 	for _, r := range s.Replicas {
+		if o.Unready {
+			break
+		}
 		if err := WaitReady(r.Addr, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}

@@ -53,6 +53,13 @@ type Config struct {
 	// ErrorURL is where a failed sign-in sends the browser; "" shows bff's
 	// own error page.
 	ErrorURL string
+	// RedisURL turns on the shared engine; "" keeps bff stateless.
+	RedisURL string
+	// SessionStore is "cookie" (the session in the cookie, or in Redis
+	// when too large for MaxCookieChunks) or "redis" (always in Redis).
+	SessionStore string
+	// MaxCookieChunks bounds the session cookie's chunks.
+	MaxCookieChunks int
 }
 
 // Load reads and validates the environment. It reports every bad variable
@@ -87,6 +94,9 @@ func Load(getenv func(string) string) (*Config, error) {
 // It runs after every variable was read, on what could be read.
 func (c *Config) check() []error {
 	var errs []error
+	if c.SessionStore == "redis" && c.RedisURL == "" {
+		errs = append(errs, errors.New("BFF_SESSION_STORE: redis needs BFF_REDIS_URL"))
+	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: must differ from the public listener"))
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,28 +75,31 @@ func TestConfigSecretFile(t *testing.T) {
 // error must name each of them, and repeat none of the secret values.
 func TestConfigNamesEveryBadVariable(t *testing.T) {
 	bad := map[string]string{
-		"BFF_ISSUER":          "http://idp.example.com",
-		"BFF_CLIENT_SECRET":   "", // with BFF_CLIENT_ID empty: both missing
-		"BFF_PUBLIC_URL":      "http://app.example.com",
-		"BFF_COOKIE_KEYS":     "c2VjcmV0LWtleS1tYXRlcmlhbC10b28tc2hvcnQ",
-		"BFF_ROUTES":          "/api=ftp://x",
-		"BFF_LISTEN":          "nope",
-		"BFF_SCOPES":          "profile email",
-		"BFF_STATIC_DIR":      "/does/not/exist",
-		"BFF_POST_LOGOUT_URL": "//evil.example",
-		"BFF_SESSION_MAX_AGE": "forever",
-		"BFF_SESSION_IDLE":    "-1h",
-		"BFF_EXPOSE_TOKEN":    "yes please",
-		"BFF_METRICS_LISTEN":  "nope",
-		"BFF_LOG_LEVEL":       "loud",
-		"BFF_TRUSTED_PROXIES": "10.0.0.0/99",
-		"BFF_AUTH_RATE_LIMIT": "-3",
-		"BFF_CORS_ORIGINS":    "*",
-		"BFF_AUTH_PARAMS":     "audience=x&state=forced",
-		"BFF_PROTECTED_PATHS": "app",
-		"BFF_SPA_FALLBACK":    "sometimes",
-		"BFF_CSP":             "default-src 'self'\r\nX-Injected: 1",
-		"BFF_ERROR_URL":       "javascript:alert(1)",
+		"BFF_ISSUER":            "http://idp.example.com",
+		"BFF_CLIENT_SECRET":     "", // with BFF_CLIENT_ID empty: both missing
+		"BFF_PUBLIC_URL":        "http://app.example.com",
+		"BFF_COOKIE_KEYS":       "c2VjcmV0LWtleS1tYXRlcmlhbC10b28tc2hvcnQ",
+		"BFF_ROUTES":            "/api=ftp://x",
+		"BFF_LISTEN":            "nope",
+		"BFF_SCOPES":            "profile email",
+		"BFF_STATIC_DIR":        "/does/not/exist",
+		"BFF_POST_LOGOUT_URL":   "//evil.example",
+		"BFF_SESSION_MAX_AGE":   "forever",
+		"BFF_SESSION_IDLE":      "-1h",
+		"BFF_EXPOSE_TOKEN":      "yes please",
+		"BFF_METRICS_LISTEN":    "nope",
+		"BFF_LOG_LEVEL":         "loud",
+		"BFF_TRUSTED_PROXIES":   "10.0.0.0/99",
+		"BFF_AUTH_RATE_LIMIT":   "-3",
+		"BFF_CORS_ORIGINS":      "*",
+		"BFF_AUTH_PARAMS":       "audience=x&state=forced",
+		"BFF_PROTECTED_PATHS":   "app",
+		"BFF_SPA_FALLBACK":      "sometimes",
+		"BFF_CSP":               "default-src 'self'\r\nX-Injected: 1",
+		"BFF_ERROR_URL":         "javascript:alert(1)",
+		"BFF_REDIS_URL":         "memcached://:hunter2@cache:11211",
+		"BFF_SESSION_STORE":     "disk",
+		"BFF_MAX_COOKIE_CHUNKS": "0",
 	}
 	_, err := Load(env(bad))
 	if err == nil {
@@ -112,8 +116,8 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 			t.Errorf("error does not name %s", want)
 		}
 	}
-	if strings.Contains(msg, bad["BFF_COOKIE_KEYS"]) {
-		t.Error("the error repeats the cookie key")
+	if strings.Contains(msg, bad["BFF_COOKIE_KEYS"]) || strings.Contains(msg, "hunter2") {
+		t.Error("the error repeats a secret")
 	}
 	t.Log(msg)
 }
@@ -181,19 +185,23 @@ func TestSecretFiles(t *testing.T) {
 			continue
 		}
 		t.Run(v.Name, func(t *testing.T) {
-			value := goodEnv()[v.Name]
+			good := goodEnv()
+			if good[v.Name] == "" {
+				good[v.Name] = "redis://:s3cr3t@127.0.0.1:6379/0" // the one optional secret
+			}
+			value := good[v.Name]
 			file := filepath.Join(dir, v.Name)
 			if err := os.WriteFile(file, []byte(value+"\r\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			m := goodEnv()
+			m := maps.Clone(good)
 			delete(m, v.Name)
 			m[v.Name+"_FILE"] = file
 			fromFile, err := Load(env(m))
 			if err != nil {
 				t.Fatalf("%s_FILE: %v", v.Name, err)
 			}
-			inline, _ := Load(env(goodEnv()))
+			inline, _ := Load(env(good))
 			if fmt.Sprint(fromFile) != fmt.Sprint(inline) {
 				t.Errorf("%s_FILE gives another configuration than %s", v.Name, v.Name)
 			}
@@ -231,5 +239,36 @@ func TestProtectedPaths(t *testing.T) {
 		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "BFF_PROTECTED_PATHS") {
 			t.Errorf("BFF_PROTECTED_PATHS=%q: %v, want an error naming it", bad, err)
 		}
+	}
+}
+
+func TestRedisURL(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"":                                  true,
+		"redis://127.0.0.1:6379":            true,
+		"redis://cache:6379/2":              true,
+		"rediss://user:p%40ss@cache:6380/0": true,
+		"redis://cache":                     true,
+		"http://cache:6379":                 false,
+		"redis://:6379":                     false,
+		"redis://cache:6379/two":            false,
+		"redis://cache:99999":               false,
+		"redis://cache:6379?db=1":           false,
+		"cache:6379":                        false,
+	} {
+		m := goodEnv()
+		m["BFF_REDIS_URL"] = in
+		_, err := Load(env(m))
+		if (err == nil) != ok {
+			t.Errorf("BFF_REDIS_URL=%q: %v, want ok=%v", in, err, ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "p%40ss") {
+			t.Error("the error repeats the password")
+		}
+	}
+	m := goodEnv()
+	m["BFF_SESSION_STORE"] = "redis"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "BFF_SESSION_STORE") {
+		t.Errorf("BFF_SESSION_STORE=redis without Redis: %v", err)
 	}
 }

@@ -210,6 +210,31 @@ func Variables() []Variable {
 				c.CORSOrigins, err = cors.ParseOrigins(v)
 				return err
 			}},
+		{Name: "BFF_REDIS_URL", Secret: true,
+			Help: "redis:// or rediss:// URL of Redis 6.2+ or Valkey, shared by every replica: back-channel logout, logout everywhere, one refresh across replicas, large sessions; off when unset",
+			parse: func(c *Config, v string, _ func(string) string) error {
+				c.RedisURL = v
+				return checkRedisURL(v)
+			}},
+		{Name: "BFF_SESSION_STORE", Default: "cookie",
+			Help: "cookie: the session in the cookie, in Redis only when too large; redis: always in Redis, the cookie holding a handle",
+			parse: func(c *Config, v string, _ func(string) string) error {
+				c.SessionStore = v
+				if v != "cookie" && v != "redis" {
+					return errors.New("must be cookie or redis")
+				}
+				return nil
+			}},
+		{Name: "BFF_MAX_COOKIE_CHUNKS", Default: "2",
+			Help: "most cookies of about 4 KB one session may take; a larger session needs BFF_REDIS_URL",
+			parse: func(c *Config, v string, _ func(string) string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > cookie.DefaultMaxChunks {
+					return fmt.Errorf("must be a whole number from 1 to %d", cookie.DefaultMaxChunks)
+				}
+				c.MaxCookieChunks = n
+				return nil
+			}},
 		{Name: "BFF_METRICS_LISTEN",
 			Help: "separate listener for Prometheus /metrics, e.g. :9090; off when unset",
 			parse: func(c *Config, v string, _ func(string) string) error {
@@ -228,6 +253,29 @@ func Variables() []Variable {
 				return nil
 			}},
 	}
+}
+
+// checkRedisURL accepts "" or a redis:// or rediss:// URL with a host.
+// Its errors never quote the URL, which may hold a password.
+func checkRedisURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Hostname() == "" || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("must be a URL such as redis://host:6379/0 or rediss://user:password@host:6380")
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return errors.New("the path, if any, must be a database number such as /0")
+		}
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("the port must be a port number")
+		}
+	}
+	return nil
 }
 
 func hostPort(v string) error {

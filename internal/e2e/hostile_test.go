@@ -17,6 +17,7 @@ import (
 	"bff/cookie"
 	"bff/internal/bfftest"
 	"bff/internal/bfftest/kit"
+	"bff/internal/endpoint"
 	"bff/oidc"
 )
 
@@ -41,15 +42,22 @@ func forbidden(r *bfftest.Stack, extra ...string) []string {
 
 // checkClean asserts what every answer to a hostile request must be:
 // one of the wanted statuses (a 5xx only where the contract names one),
-// problem+json when it is an error bff wrote, and nothing secret or
-// internal in it.
+// problem+json when it is an error bff wrote (the sign-in error page for
+// the callback, which a person reads), and nothing secret or internal in
+// it.
 // plain marks answers net/http writes itself, before any handler runs.
 func checkClean(t *testing.T, resp bfftest.Response, forbidden []string, plain bool, want ...int) {
 	t.Helper()
 	if !slices.Contains(want, resp.StatusCode) {
 		t.Errorf("status %d, want one of %v; body %.200q", resp.StatusCode, want, resp.Text)
 	}
-	if resp.StatusCode >= 400 && !plain {
+	callback := resp.Request != nil && resp.Request.URL.Path == endpoint.Callback && resp.Request.Method == http.MethodGet
+	if resp.StatusCode >= 400 && callback {
+		// A person, not a script, reads what the callback says.
+		if _, err := bfftest.CheckErrorPage(resp.Header, resp.Text); err != nil {
+			t.Errorf("callback error page: %v", err)
+		}
+	} else if resp.StatusCode >= 400 && !plain {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("error with Content-Type %q, want application/problem+json", ct)
 		}

@@ -20,13 +20,17 @@ const (
 	Session  = "/auth/session"
 	Logout   = "/auth/logout"
 	Token    = "/auth/token"
+	// BackchannelLogout exists only with the shared store (Redis).
+	BackchannelLogout = "/auth/backchannel-logout"
 
 	Health = "/healthz"
 	Ready  = "/readyz"
 )
 
 // All lists bff's own endpoints.
-func All() []string { return []string{Login, Callback, Session, Logout, Token, Health, Ready} }
+func All() []string {
+	return []string{Login, Callback, Session, Logout, Token, BackchannelLogout, Health, Ready}
+}
 
 // RateLimited lists the endpoints limited per client address: each costs
 // a round trip to the identity provider, and needs no session first.

@@ -42,6 +42,9 @@
 package ratelimit
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
@@ -84,6 +87,18 @@ type Config struct {
 	// Now returns the current time; nil means [time.Now]. Tests set it
 	// to move time forward without sleeping.
 	Now func() time.Time
+	// Shared, when set, keeps the buckets where every replica takes from
+	// them (Redis), so the limit counts across replicas. While it cannot
+	// be reached, each replica limits with its own buckets.
+	Shared Shared
+}
+
+// Shared is a store of token buckets every replica reaches.
+type Shared interface {
+	// Take takes one token from the bucket named key, which refills at r
+	// per second up to burst; when there is none, retryAfter is how long
+	// until there will be.
+	Take(ctx context.Context, key string, r rate.Limit, burst int) (ok bool, retryAfter time.Duration, err error)
 }
 
 // Limiter is a per-key token bucket, keyed by client address. It is safe
@@ -93,6 +108,8 @@ type Limiter struct {
 	burst   int
 	maxKeys int
 	now     func() time.Time
+
+	shared Shared
 
 	mu       sync.Mutex
 	keys     map[netip.Addr]*bucket
@@ -120,6 +137,7 @@ func New(cfg Config) *Limiter {
 		burst:    cfg.Burst,
 		maxKeys:  cfg.MaxKeys,
 		now:      cfg.Now,
+		shared:   cfg.Shared,
 		keys:     make(map[netip.Addr]*bucket),
 		overflow: rate.NewLimiter(cfg.Rate, cfg.Burst),
 	}
@@ -159,7 +177,7 @@ func (l *Limiter) Allow(key netip.Addr) (ok bool, retryAfter time.Duration) {
 // next. key is typically [bff/internal/clientip.Resolver.IP].
 func (l *Limiter) Middleware(key func(*http.Request) netip.Addr, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retryAfter := l.Allow(key(r))
+		ok, retryAfter := l.allowShared(r.Context(), key(r))
 		if !ok {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(retryAfter/time.Second), 10))
 			problem.Write(w, http.StatusTooManyRequests, "Too Many Requests",
@@ -168,6 +186,23 @@ func (l *Limiter) Middleware(key func(*http.Request) netip.Addr, next http.Handl
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowShared is Allow across replicas when a shared store is set and
+// answers, and Allow on this replica's own buckets otherwise.
+func (l *Limiter) allowShared(ctx context.Context, key netip.Addr) (bool, time.Duration) {
+	if l.shared == nil || l.rate == rate.Inf {
+		return l.Allow(key)
+	}
+	sum := sha256.Sum256([]byte(bucketKey(key).String()))
+	ok, retryAfter, err := l.shared.Take(ctx, "bff:limit:"+hex.EncodeToString(sum[:16]), l.rate, l.burst)
+	if err != nil {
+		return l.Allow(key)
+	}
+	if ok {
+		return true, 0
+	}
+	return false, max(time.Second, (retryAfter+time.Second-1)/time.Second*time.Second)
 }
 
 // limiterFor returns key's bucket, creating it if there is room, or else

@@ -29,10 +29,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 // rateLimit limits requests per client address.
 func (s *Server) rateLimit(next http.Handler) http.Handler {
-	limiter := ratelimit.New(ratelimit.Config{
+	cfg := ratelimit.Config{
 		Rate:  rate.Limit(float64(s.cfg.AuthRatePerMinute) / 60),
 		Burst: max(s.cfg.AuthRatePerMinute/3, 5),
-	})
+	}
+	if s.store != nil {
+		cfg.Shared = s.store // one limit across replicas
+	}
+	limiter := ratelimit.New(cfg)
 	return limiter.Middleware(s.clientAddr, next)
 }
 

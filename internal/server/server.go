@@ -19,6 +19,8 @@ import (
 
 	"bff/internal/config"
 	"bff/internal/endpoint"
+	"bff/internal/redisstore"
+	"bff/internal/static"
 	"bff/internal/telemetry"
 	"bff/internal/version"
 	"bff/oidc"
@@ -31,9 +33,6 @@ type Options struct {
 	// Static, when set, is served at / instead of BFF_STATIC_DIR: the
 	// demo's SPA, compiled into the binary.
 	Static fs.FS
-	// StaticCSP is the Content-Security-Policy sent with every file of
-	// Static.
-	StaticCSP string
 	// Mounts are handlers served beside bff's own, by http.ServeMux
 	// pattern: the demo's OpenID provider.
 	Mounts map[string]http.Handler
@@ -77,6 +76,7 @@ type Server struct {
 	handler  http.Handler
 	auth     *oidc.Auth
 	metrics  *telemetry.Metrics
+	store    *redisstore.Store // nil without BFF_REDIS_URL
 	// clientAddr is the browser's address behind the trusted proxies, for
 	// the rate limiter and the upstream's X-Forwarded-For.
 	clientAddr func(*http.Request) netip.Addr
@@ -88,6 +88,14 @@ type Server struct {
 func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, timeouts: o.Timeouts.withDefaults(), metrics: telemetry.NewMetrics()}
 	s.clientAddr = clientAddress(log, cfg.TrustedProxies)
+	var shared oidc.Shared
+	if cfg.RedisURL != "" {
+		store, err := redisstore.New(cfg.RedisURL, 2*time.Second, log)
+		if err != nil {
+			return nil, fmt.Errorf("BFF_REDIS_URL: %w", err)
+		}
+		s.store, shared = store, store
+	}
 	var err error
 	s.auth, err = oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
@@ -97,6 +105,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		Scopes:        cfg.Scopes,
 		AuthParams:    cfg.AuthParams,
 		PostLogoutURL: cfg.PostLogoutURL,
+		ErrorURL:      cfg.ErrorURL,
 		SessionMaxAge: cfg.SessionMaxAge,
 		SessionIdle:   cfg.SessionIdle,
 		ExposeToken:   cfg.ExposeToken,
@@ -106,6 +115,10 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		Now:           o.Now,
 		Observer:      observer{s.metrics},
 		IdPTimeout:    o.Timeouts.IdP,
+
+		MaxCookieChunks: cfg.MaxCookieChunks,
+		Shared:          shared,
+		SessionStore:    cfg.SessionStore,
 	})
 	if err != nil {
 		return nil, err
@@ -145,8 +158,10 @@ func idpClient() *http.Client {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Ready reports whether the identity provider's discovery document has
-// loaded.
-func (s *Server) Ready() bool { return s.auth.Ready() }
+// loaded and, when there is one, the shared store answers.
+func (s *Server) Ready() bool {
+	return s.auth.Ready() && (s.store == nil || s.store.Ready())
+}
 
 // Run serves ln until ctx ends, then drains in-flight requests. It loads
 // the discovery document in the background, retrying until it succeeds,
@@ -168,9 +183,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	discoverCtx, stopDiscovery := context.WithCancel(ctx)
-	defer stopDiscovery()
-	go func() { _ = s.auth.Discover(discoverCtx) }()
+	background, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go func() { _ = s.auth.Discover(background) }()
+	if s.store != nil {
+		go s.store.Run(background)
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -214,11 +232,14 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 		writeStatus(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET "+endpoint.Ready, func(w http.ResponseWriter, r *http.Request) {
-		if !s.auth.Ready() {
+		switch {
+		case !s.auth.Ready():
 			writeStatus(w, http.StatusServiceUnavailable, "identity provider not discovered yet")
-			return
+		case s.store != nil && !s.store.Ready():
+			writeStatus(w, http.StatusServiceUnavailable, "redis unreachable")
+		default:
+			writeStatus(w, http.StatusOK, "ready")
 		}
-		writeStatus(w, http.StatusOK, "ready")
 	})
 	routeOf := func(string) string { return "" }
 	if routes != nil {
@@ -230,17 +251,21 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 	for pattern, h := range o.Mounts {
 		mux.Handle(pattern, h)
 	}
-	mux.Handle("/", s.static(o))
+	// Everything else is a page of the SPA; pages under the protected
+	// paths need a session. bff's own paths and the routes above match
+	// first, and keep their own rules.
+	mux.Handle("/", s.protect(s.static(o)))
 	h := s.middleware(mux)
 	return telemetry.AccessLog(s.log, s.metrics, routeName(routeOf), h)
 }
 
 func (s *Server) static(o Options) http.Handler {
+	opts := static.Options{Fallback: s.cfg.SPAFallback, CSP: s.cfg.CSP}
 	switch {
 	case o.Static != nil:
-		return withCSP(o.StaticCSP, http.FileServerFS(o.Static))
+		return static.Handler(o.Static, opts)
 	case s.cfg.StaticDir != "":
-		return http.FileServerFS(os.DirFS(s.cfg.StaticDir))
+		return static.Handler(os.DirFS(s.cfg.StaticDir), opts)
 	default:
 		return http.HandlerFunc(notFound)
 	}

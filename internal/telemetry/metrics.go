@@ -45,7 +45,7 @@ func NewMetrics() *Metrics {
 		}, []string{"route"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_logins_total",
-			Help: "Logins by outcome: started, completed, failed.",
+			Help: "Logins by outcome: started, completed, failed, no_idp_session (a silent sign-in that found no session at the IdP).",
 		}, []string{"outcome"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_token_refreshes_total",

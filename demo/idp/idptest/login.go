@@ -21,11 +21,12 @@ var (
 	formRequest = regexp.MustCompile(`<input[^>]*\sname="authRequestID"[^>]*\svalue="([^"]*)"`)
 )
 
-// Login completes the interactive login form for the given authorize URL as a browser
-// would, for tests: it GETs authorizeURL with client (which must NOT follow redirects
-// automatically, i.e. has CheckRedirect returning http.ErrUseLastResponse), follows the
-// redirects to the login page, POSTs username/password, and returns the final redirect
-// Location (the relying party's redirect_uri with code and state). Any deviation -> error.
+// Login signs in at the OP for the given authorize URL as a browser would: it GETs
+// authorizeURL with client (which must not follow redirects itself: its CheckRedirect
+// returns http.ErrUseLastResponse), follows the redirects to the login form, POSTs
+// username and password, and returns the final redirect's Location (the relying party's
+// redirect_uri with code and state). When client's cookies hold a session at the OP, the
+// OP answers without the form, and so does Login. Any other outcome is an error.
 //
 // The relying party's redirect_uri itself is never requested: the caller
 // decides what to do with the code. A wrong password is an error mentioning
@@ -39,14 +40,15 @@ func Login(ctx context.Context, client *http.Client, authorizeURL, username, pas
 		return "", fmt.Errorf("login: authorize url: %w", err)
 	}
 
-	// The OP answers /authorize with a redirect to its login form.
+	// The OP answers /authorize with a redirect to its login form, or,
+	// when the browser is signed in at the OP already, through its
+	// callback straight back to the relying party.
 	loc, err := redirectOf(ctx, client, http.MethodGet, start, nil)
 	if err != nil {
 		return "", fmt.Errorf("login: authorize: %w", err)
 	}
-	// A refused request goes straight back to the relying party instead.
-	if err := authorizationError(loc); err != nil {
-		return "", err
+	if cb, done, err := backAtClient(ctx, client, loc); done {
+		return cb, err
 	}
 	page, pageURL, err := fetchPage(ctx, client, loc)
 	if err != nil {
@@ -62,22 +64,36 @@ func Login(ctx context.Context, client *http.Client, authorizeURL, username, pas
 	if err != nil {
 		return "", fmt.Errorf("login: submit credentials: %w", err)
 	}
-
-	// The form sends the browser to the OP's callback, which redirects to
-	// the relying party with the code.
-	for range maxHops {
-		q := loc.Query()
-		if q.Has("code") {
-			return loc.String(), nil
-		}
-		if err := authorizationError(loc); err != nil {
-			return "", err
-		}
-		if loc, err = redirectOf(ctx, client, http.MethodGet, loc, nil); err != nil {
-			return "", fmt.Errorf("login: callback: %w", err)
-		}
+	if cb, done, err := backAtClient(ctx, client, loc); done {
+		return cb, err
 	}
 	return "", fmt.Errorf("login: no code after %d redirects", maxHops)
+}
+
+// backAtClient follows the OP's redirects from loc until they reach the
+// relying party with a code or an error (done), or a page of the OP's own
+// (not done: the form).
+func backAtClient(ctx context.Context, client *http.Client, loc *url.URL) (callbackURL string, done bool, err error) {
+	for range maxHops {
+		if loc.Query().Has("code") {
+			return loc.String(), true, nil
+		}
+		if err := authorizationError(loc); err != nil {
+			return "", true, err
+		}
+		resp, err := do(ctx, client, http.MethodGet, loc, nil)
+		if err != nil {
+			return "", true, fmt.Errorf("login: %w", err)
+		}
+		drain(resp)
+		if !isRedirect(resp.StatusCode) {
+			return "", false, nil
+		}
+		if loc, err = resp.Location(); err != nil {
+			return "", true, fmt.Errorf("login: %w", err)
+		}
+	}
+	return "", true, fmt.Errorf("login: no code after %d redirects", maxHops)
 }
 
 // authorizationError reports the OAuth error a redirect carries, if any.

@@ -29,30 +29,14 @@ import (
 // 6 s, most of it waiting for the access token to come due.
 func TestBrowserDemoAcrossReplicas(t *testing.T) {
 	start := time.Now()
-	path := chrome.Require(t)
 	s := newBrowserStack(t)
-	ctx := chrome.Start(t, path)
-	netlog := recordNetwork(t, ctx, s.public)
-	consoleProblems := chrome.WatchConsole(ctx)
-
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v (%s)", what, err, chrome.WhereIs(ctx))
-		}
-	}
+	b := openTab(t, s)
+	ctx, netlog, step := b.ctx, b.net, b.step
 	text := func(id string) string {
 		t.Helper()
 		return chrome.Eval[string](t, ctx, fmt.Sprintf("document.getElementById(%q).textContent", id))
 	}
-	location := func(stage string) string {
-		t.Helper()
-		loc := chrome.Eval[string](t, ctx, "location.href")
-		netlog.add("page URL "+stage, loc, true)
-		return loc
-	}
+	location := b.location
 	noCookieForScript := func(stage string) {
 		t.Helper()
 		// Only the names are reported: a cookie's value is a credential.
@@ -69,17 +53,9 @@ func TestBrowserDemoAcrossReplicas(t *testing.T) {
 
 	// Log in: the SPA sends the browser to bff, bff to the OP on another
 	// site, the OP's form back to bff's callback, and bff to the SPA.
-	step("click Log in", chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)))
-	if loc := location("at the OP"); !strings.HasPrefix(loc, s.opOrigin+"/") {
-		t.Fatalf("Log in led to %s, want the OP's form on %s", loc, s.opOrigin)
-	}
-	step("sign in at the OP",
-		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "demo"),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "demo"),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("profile")),
-	)
+	step("click Log in", chromedp.Click(chromedp.ID("login")))
+	b.signInAtOP("Log in")
+	step("signed in", chromedp.WaitVisible(chromedp.ID("profile")))
 	if loc := location("signed in"); loc != s.public+"/" {
 		t.Errorf("after login the browser is at %s, want %s/", loc, s.public)
 	}
@@ -213,7 +189,7 @@ func TestBrowserDemoAcrossReplicas(t *testing.T) {
 	t.Logf("scanned %d URLs, headers and bodies (%d bodies of %s) for %d issued tokens; %d logout URL(s) carried the ID token as id_token_hint",
 		len(items), countBodies(bodies), s.public, len(tokens), len(hints))
 
-	for _, p := range consoleProblems() {
+	for _, p := range b.console() {
 		t.Errorf("browser console: %s", p)
 	}
 	t.Logf("wall time %s", time.Since(start).Round(time.Millisecond))

@@ -32,6 +32,8 @@ type netLog struct {
 	mu       sync.Mutex
 	items    []seen
 	wantBody map[network.RequestID]string // request id -> URL, for bodies to fetch once loaded
+	docs     map[network.RequestID]bool   // which of them are documents
+	lostDocs []string                     // documents navigated away from before their body was read
 	pending  int
 	bodies   map[string][]string // URL path -> bodies, in order
 	errs     []string
@@ -53,6 +55,7 @@ func recordNetwork(t *testing.T, ctx context.Context, origin string) *netLog {
 		origin:   origin,
 		ctx:      ctx,
 		wantBody: map[network.RequestID]string{},
+		docs:     map[network.RequestID]bool{},
 		bodies:   map[string][]string{},
 		queue:    make(chan network.RequestID, 4096),
 	}
@@ -103,6 +106,7 @@ func (l *netLog) event(ev any) {
 		l.items = append(l.items, headerItems("response from "+r.URL, r.Headers)...)
 		if strings.HasPrefix(r.URL, l.origin+"/") && slices.Contains(bodyTypes, ev.Type) {
 			l.wantBody[ev.RequestID] = r.URL
+			l.docs[ev.RequestID] = ev.Type == network.ResourceTypeDocument
 		}
 	case *network.EventResponseReceivedExtraInfo:
 		l.items = append(l.items, headerItems(fmt.Sprintf("response %d (raw)", ev.StatusCode), ev.Headers)...)
@@ -128,11 +132,19 @@ func (l *netLog) fetchBodies() {
 		case id := <-l.queue:
 			res, err := chromedp.Call(l.ctx, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
 			l.mu.Lock()
-			u := l.wantBody[id]
+			u, doc := l.wantBody[id], l.docs[id]
 			delete(l.wantBody, id)
-			if err != nil {
+			delete(l.docs, id)
+			switch {
+			case err != nil && doc && strings.Contains(err.Error(), "No resource with given identifier"):
+				// A page that navigated on at once (the SPA's silent
+				// sign-in, a meta refresh) takes its body with it. Only
+				// bff's own documents are at stake: static files and its
+				// fixed error and continue pages.
+				l.lostDocs = append(l.lostDocs, u)
+			case err != nil:
 				l.errs = append(l.errs, fmt.Sprintf("body of %s: %v", u, err))
-			} else {
+			default:
 				l.items = append(l.items, seen{where: "response body of " + u, text: string(res.Body)})
 				if pu, err := url.Parse(u); err == nil {
 					l.bodies[pu.Path] = append(l.bodies[pu.Path], string(res.Body))
@@ -154,6 +166,11 @@ func (l *netLog) settle(t *testing.T) {
 		n := l.pending
 		l.mu.Unlock()
 		if n == 0 {
+			l.mu.Lock()
+			if len(l.lostDocs) > 0 {
+				t.Logf("%d documents were navigated away from before their bodies could be read: %q", len(l.lostDocs), l.lostDocs)
+			}
+			l.mu.Unlock()
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,11 +1,13 @@
 package browser
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,7 +15,10 @@ import (
 	demoapi "bff/demo/api"
 	"bff/demo/spa"
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/chrome"
 	"bff/internal/server"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The browser suite runs the demo for real: headless Chromium logs in
@@ -75,7 +80,9 @@ func newBrowserStack(t *testing.T) *browserStack {
 			s.apiHits.Add(1)
 			(*api.Load()).ServeHTTP(w, r)
 		})),
-		Server: server.Options{Static: spa.FS(), StaticCSP: spa.CSP},
+		// As the demo configures it.
+		Env:    map[string]string{"BFF_CSP": spa.CSP, "BFF_PROTECTED_PATHS": "/account"},
+		Server: server.Options{Static: spa.FS()},
 	})
 	h, err := demoapi.New(t.Context(), demoapi.Config{Issuer: s.OP.Issuer, Audience: s.OP.ClientID})
 	if err != nil {
@@ -102,6 +109,55 @@ func newBrowserStack(t *testing.T) *browserStack {
 	t.Cleanup(foreign.Close)
 	s.foreign = foreign.URL
 	return s
+}
+
+// tab is one Chromium tab on the stack, its network traffic and console
+// watched from the start.
+type tab struct {
+	t       *testing.T
+	s       *browserStack
+	ctx     context.Context
+	net     *netLog
+	console func() []string // stops watching; returns CSP violations and exceptions
+}
+
+// openTab starts Chromium, or skips the test when there is none.
+func openTab(t *testing.T, s *browserStack) *tab {
+	t.Helper()
+	ctx := chrome.Start(t, chrome.Require(t))
+	return &tab{t: t, s: s, ctx: ctx, net: recordNetwork(t, ctx, s.public), console: chrome.WatchConsole(ctx)}
+}
+
+// step runs actions, failing the test with where the browser is.
+func (b *tab) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v (%s)", what, err, chrome.WhereIs(b.ctx))
+	}
+}
+
+// location is the page's URL, which is also given to the leak scan.
+func (b *tab) location(stage string) string {
+	b.t.Helper()
+	loc := chrome.Eval[string](b.t, b.ctx, "location.href")
+	b.net.add("page URL "+stage, loc, true)
+	return loc
+}
+
+// signInAtOP waits for the OP's form and signs the demo user in.
+func (b *tab) signInAtOP(what string) {
+	b.t.Helper()
+	b.step(what+": the OP's form", chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)))
+	if loc := b.location("at the OP"); !strings.HasPrefix(loc, b.s.opOrigin+"/") {
+		b.t.Fatalf("%s: at %s, want the OP's form on %s", what, loc, b.s.opOrigin)
+	}
+	b.step(what+": sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "demo"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "demo"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]:not([name])`)),
+	)
 }
 
 // discoverEndSession reads the OP's end_session_endpoint, so the one URL

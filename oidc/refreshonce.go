@@ -1,0 +1,107 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// With the shared store, one refresh token is redeemed once across every
+// replica, which an IdP that rotates refresh tokens strictly requires: the
+// replica that takes the token's lock redeems it and leaves the result,
+// sealed under the cookie keys, for the replicas that lost the race, which
+// wait for it. The records are named by a hash of the refresh token.
+
+// purposeRefreshResult seals a refresh result in the shared store.
+const purposeRefreshResult = "refresh-result"
+
+// refreshPoll is how often a replica that lost the race looks for the
+// result; each look is answered from the store's cache until the result
+// arrives.
+const refreshPoll = 20 * time.Millisecond
+
+// sharedResult is a refresh result as stored: tokens, or the IdP's
+// refusal, which the losers must hear of too.
+type sharedResult struct {
+	Access  string    `json:"a,omitempty"`
+	Expiry  time.Time `json:"e"`
+	Refresh string    `json:"r,omitempty"`
+	IDToken string    `json:"i,omitempty"`
+	Refused bool      `json:"x,omitempty"`
+}
+
+func (a *Auth) refreshOnce(ctx context.Context, p *provider, s *Session) (refreshResult, error) {
+	lock, result := sharedKey("refresh-lock", s.RefreshToken), sharedKey("refresh-result", s.RefreshToken)
+	for {
+		v, err := a.shared.GetCached(ctx, result)
+		if err != nil {
+			return refreshResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if v[0] != "" {
+			return a.openResult(v[0])
+		}
+		won, err := a.shared.SetNX(ctx, lock, "1", a.cfg.IdPTimeout+5*time.Second)
+		if err != nil {
+			return refreshResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if won {
+			return a.redeemAndShare(ctx, p, s, lock, result)
+		}
+		select {
+		case <-ctx.Done():
+			return refreshResult{}, fmt.Errorf("%w: waiting for another replica's refresh: %w", ErrUnavailable, ctx.Err())
+		case <-time.After(refreshPoll):
+		}
+	}
+}
+
+// redeemAndShare redeems the refresh token and leaves the outcome for the
+// other replicas: the tokens, or the refusal. After an outage it leaves
+// nothing but the lock released, so that another replica may try.
+func (a *Auth) redeemAndShare(ctx context.Context, p *provider, s *Session, lock, result string) (refreshResult, error) {
+	res, err := a.redeemRefreshToken(a.clientContext(ctx), p, s)
+	var shared *sharedResult
+	switch {
+	case err == nil:
+		shared = &sharedResult{Access: res.accessToken, Expiry: res.expiry, Refresh: res.refreshToken, IDToken: res.idToken}
+	case errors.Is(err, errRefused):
+		shared = &sharedResult{Refused: true}
+	}
+	if shared != nil {
+		if sealed, serr := a.sealResult(shared); serr == nil {
+			// Kept as long as a replica keeps a result for late requests.
+			if serr = a.shared.Set(context.WithoutCancel(ctx), result, sealed, recentRefreshTTL); serr != nil {
+				a.log.Warn("refresh: sharing the result failed; other replicas will retry", "err", serr)
+			}
+		}
+	}
+	if derr := a.shared.Delete(context.WithoutCancel(ctx), lock); derr != nil {
+		a.log.Warn("refresh: releasing the lock failed; it expires by itself", "err", derr)
+	}
+	return res, err
+}
+
+func (a *Auth) sealResult(r *sharedResult) (string, error) {
+	plain, err := json.Marshal(r)
+	if err != nil {
+		return "", err
+	}
+	return a.cfg.Keys.Seal(purposeRefreshResult, plain)
+}
+
+func (a *Auth) openResult(sealed string) (refreshResult, error) {
+	plain, _, err := a.cfg.Keys.Open(purposeRefreshResult, sealed)
+	if err != nil {
+		return refreshResult{}, fmt.Errorf("%w: another replica's refresh result does not open: %w", ErrUnavailable, err)
+	}
+	var r sharedResult
+	if err := json.Unmarshal(plain, &r); err != nil {
+		return refreshResult{}, fmt.Errorf("%w: another replica's refresh result does not decode", ErrUnavailable)
+	}
+	if r.Refused {
+		return refreshResult{}, fmt.Errorf("%w: by the identity provider, at another replica", errRefused)
+	}
+	return refreshResult{accessToken: r.Access, expiry: r.Expiry, refreshToken: r.Refresh, idToken: r.IDToken}, nil
+}
