@@ -9,8 +9,8 @@
 // arrives, since a Worker sees its bindings only then. Every call bff makes
 // goes out through the Fetch API. What cannot work in a Worker is not in
 // this build: the listener and its limits, the metrics listener, signals,
-// WebSocket forwarding, files (BFF_STATIC_DIR and the _FILE forms), and
-// the demo. See docs/edge.md.
+// WebSocket forwarding, files (BFF_STATIC_DIR and the _FILE forms), Redis,
+// and the demo. See docs/edge.md.
 package main
 
 import (
@@ -129,8 +129,9 @@ func (w *worker) build(env js.Value) http.Handler {
 }
 
 // unavailable refuses the settings that cannot work in a Worker, which has
-// no files and no listener of its own, rather than leave them unheeded:
-// BFF_STATIC_DIR, BFF_METRICS_LISTEN and the _FILE form of each secret.
+// no files, no listener of its own and no sockets for Go, rather than leave
+// them unheeded: BFF_STATIC_DIR, BFF_METRICS_LISTEN, BFF_REDIS_URL and the
+// _FILE form of each secret.
 // BFF_LISTEN and PORT mean nothing here and are ignored.
 func unavailable(getenv func(string) string) error {
 	var errs []error
@@ -139,6 +140,9 @@ func unavailable(getenv func(string) string) error {
 	}
 	if getenv("BFF_METRICS_LISTEN") != "" {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: a Worker has no listener for Prometheus to scrape"))
+	}
+	if getenv("BFF_REDIS_URL") != "" || getenv("BFF_REDIS_URL_FILE") != "" {
+		errs = append(errs, errors.New("BFF_REDIS_URL: a Worker cannot reach Redis (docs/edge.md)"))
 	}
 	for _, v := range config.Variables() {
 		if v.Secret && getenv(v.Name+"_FILE") != "" {

@@ -19,6 +19,7 @@ func TestWorkerStartup(t *testing.T) {
 			"BFF_CLIENT_SECRET":      "",
 			"BFF_CLIENT_SECRET_FILE": "/run/secrets/client-secret",
 			"BFF_METRICS_LISTEN":     ":9090",
+			"BFF_REDIS_URL":          "redis://127.0.0.1:6379",
 		}})
 		client, _ := bfftest.NewClient(t)
 		for range 2 { // the isolate keeps answering
@@ -28,7 +29,7 @@ func TestWorkerStartup(t *testing.T) {
 			}
 		}
 		logs := w.Logs()
-		for _, name := range []string{"BFF_COOKIE_KEYS", "BFF_CLIENT_SECRET_FILE", "BFF_METRICS_LISTEN"} {
+		for _, name := range []string{"BFF_COOKIE_KEYS", "BFF_CLIENT_SECRET_FILE", "BFF_METRICS_LISTEN", "BFF_REDIS_URL"} {
 			if !strings.Contains(logs, name) {
 				t.Errorf("the log does not name %s:\n%s", name, logs)
 			}

@@ -46,6 +46,12 @@ func TestWorkerFlow(t *testing.T) {
 	w := startRig(t, RigOptions{OP: bfftest.OPOptions{Users: []idp.User{largeUser()}}})
 	op, up, public := w.OP, w.Upstream, w.Public
 	t.Logf("bff.wasm: %d bytes, %d gzip-compressed", w.Build.WasmBytes, w.Build.WasmGzipBytes)
+	// Cloudflare's limits: 10 MB compressed on Workers Paid, 64 MiB before
+	// compression (docs/edge.md). A dependency that pushes the module past
+	// them would make the Worker undeployable.
+	if w.Build.WasmGzipBytes > 10_000_000 || w.Build.WasmBytes > 64<<20 {
+		t.Errorf("bff.wasm is %d bytes, %d compressed: over the Workers Paid limits", w.Build.WasmBytes, w.Build.WasmGzipBytes)
+	}
 	t.Logf("workerd listening %v after exec", w.Started.Round(time.Millisecond))
 
 	client, jar := bfftest.NewClient(t)
