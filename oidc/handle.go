@@ -5,7 +5,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -47,6 +46,10 @@ func parseHandle(b []byte) (*handleRef, error) {
 
 func handleKey(id [16]byte) string { return sharedKey("session", string(id[:])) }
 
+// errSessionGone: a handle whose record is gone (ended, expired, or lost
+// with the store's data). Its cookie can only be cleared.
+var errSessionGone = errors.New("the stored session is gone")
+
 // loadHandle reads the session a handle names. A record that is gone
 // (ended, expired, or lost with the store's data) is no session.
 func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
@@ -62,12 +65,9 @@ func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	if v[0] == "" {
-		return nil, errors.New("the stored session is gone")
+		return nil, errSessionGone
 	}
-	sealed, err := base64.RawStdEncoding.DecodeString(v[0])
-	if err != nil {
-		return nil, errCorrupt
-	}
+	sealed := []byte(v[0])
 	gcm, err := handleAEAD(h)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func (a *Auth) storeHandle(ctx context.Context, s *Session, plain []byte, ttl ti
 	nonce := make([]byte, gcm.NonceSize(), gcm.NonceSize()+len(plain)+gcm.Overhead())
 	rand.Read(nonce)
 	record := gcm.Seal(nonce, nonce, plain, s.handle.ID[:])
-	if err := a.shared.Set(ctx, handleKey(s.handle.ID), base64.RawStdEncoding.EncodeToString(record), ttl); err != nil {
+	if err := a.shared.Set(ctx, handleKey(s.handle.ID), string(record), ttl); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	return a.cfg.Keys.Seal(purposeHandle, s.handle.marshal())

@@ -47,6 +47,9 @@ func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err err
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return nil, false, false, err
+	case errors.Is(err, errSessionGone):
+		a.obs.SessionRejected("ended")
+		return nil, false, true, fmt.Errorf("%w: %w", ErrNoSession, err)
 	case err != nil:
 		return nil, false, false, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}

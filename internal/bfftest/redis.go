@@ -27,6 +27,7 @@ type Redis struct {
 
 type redisServer struct {
 	port   int
+	args   []string
 	dir    string
 	cmd    *exec.Cmd
 	nextDB atomic.Int32
@@ -80,11 +81,12 @@ func RedisDB(t testing.TB) *Redis {
 }
 
 // StartRedis starts a redis-server of the test's own, for a test that
-// stops, restarts or slows it. It is killed when the test ends.
-func StartRedis(t testing.TB) *Redis {
+// stops, restarts or slows it, or gives it further arguments (a TLS port,
+// a password). It is killed when the test ends.
+func StartRedis(t testing.TB, args ...string) *Redis {
 	t.Helper()
 	requireRedis(t, redisInstalled())
-	srv, err := startRedisServer(t.TempDir())
+	srv, err := startRedisServer(t.TempDir(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,12 +110,12 @@ func requireRedis(t testing.TB, err error) {
 	t.Skipf("Redis is not available (install Debian's redis-server, as .ci/install-redis does): %v", err)
 }
 
-func startRedisServer(dir string) (*redisServer, error) {
+func startRedisServer(dir string, args ...string) (*redisServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := &redisServer{dir: dir, port: ln.Addr().(*net.TCPAddr).Port}
+	srv := &redisServer{dir: dir, port: ln.Addr().(*net.TCPAddr).Port, args: args}
 	ln.Close()
 	return srv, srv.start()
 }
@@ -123,10 +125,14 @@ func (s *redisServer) database(t testing.TB, db int) *Redis {
 }
 
 func (s *redisServer) start() error {
-	s.cmd = exec.Command("redis-server",
+	args := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--databases", strconv.Itoa(redisDatabases),
-		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
+		// DEBUG SLEEP is how a test makes Redis slow.
+		"--enable-debug-command", "local",
+		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning",
+	}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
@@ -255,3 +261,9 @@ func (r *Redis) Value(key string) string {
 	}
 	return reply.(string)
 }
+
+// Database is the same server's database db.
+func (r *Redis) Database(db int) *Redis { return r.srv.database(r.t, db) }
+
+// Port is the server's plain-text port.
+func (r *Redis) Port() int { return r.srv.port }

@@ -18,8 +18,10 @@ func TestLogoutEverywhere(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := bfftest.StackOptions{Replicas: 2}
 			var s *bfftest.Stack
+			var db *bfftest.Redis
 			if redis {
-				s = withRedis(t, bfftest.RedisDB(t), o)
+				db = bfftest.RedisDB(t)
+				s = withRedis(t, db, o)
 			} else {
 				s = bfftest.NewStack(t, o)
 			}
@@ -50,6 +52,9 @@ func TestLogoutEverywhere(t *testing.T) {
 			}
 			if !s.Upstream.Nothing() {
 				t.Error("the upstream was called for an ended session")
+			}
+			for _, k := range db.Keys() {
+				t.Logf("Redis holds %s: %v bytes of memory", k[:len("bff:end:")], memoryUsage(t, db, k))
 			}
 		})
 	}

@@ -118,11 +118,17 @@ func newBrowser(t *testing.T, s *bfftest.Stack) {
 // as the SPA does.
 func logout(t *testing.T, s *bfftest.Stack) bfftest.Response {
 	t.Helper()
+	return s.Get(logoutURL(t, s))
+}
+
+// logoutURL is the session's logoutUrl.
+func logoutURL(t *testing.T, s *bfftest.Stack) string {
+	t.Helper()
 	var session struct {
 		LogoutURL string `json:"logoutUrl"`
 	}
 	if err := json.Unmarshal([]byte(s.API("/auth/session").Text), &session); err != nil || session.LogoutURL == "" {
 		t.Fatalf("no logoutUrl in the session: %v", err)
 	}
-	return s.Get(session.LogoutURL)
+	return session.LogoutURL
 }
