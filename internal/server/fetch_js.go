@@ -30,9 +30,9 @@ func upstreamTransport(headerTimeout time.Duration) http.RoundTripper {
 }
 
 // fetchTransport sends requests through the Fetch API with redirects left
-// to the caller, as they are on every other platform: fetch would follow
-// them itself, past the IdP client's refusal to and past the proxy, which
-// must hand a redirect to the browser.
+// to the caller, as they are on every other platform. Fetch would follow
+// them itself, although the IdP client refuses to follow any and the
+// proxy must hand an upstream's redirect to the browser.
 type fetchTransport struct {
 	fetch         *http.Transport // no dialer: the Fetch API
 	headerTimeout time.Duration   // 0: none
