@@ -48,32 +48,16 @@ func Get(t testing.TB, c *http.Client, base, target string, headers ...string) R
 // Do sends one request with c and reads the whole answer.
 func Do(t testing.TB, c *http.Client, method, base, target string, body io.Reader, headers ...string) Response {
 	t.Helper()
-	r, err := exchange(c, method, base, target, body, headers)
+	r, err := Send(c, method, base, target, body, headers...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// Burst sends n GET requests for target at once with c, as a page firing
-// its calls in parallel does, and returns every answer in the order sent.
-// Each carries exactly the headers given when c has no cookie jar.
-func Burst(t testing.TB, c *http.Client, n int, base, target string, headers ...string) []Response {
-	t.Helper()
-	out := make([]Response, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { out[i], errs[i] = exchange(c, http.MethodGet, base, target, nil, headers) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func exchange(c *http.Client, method, base, target string, body io.Reader, headers []string) (Response, error) {
+// Send is [Do] for a goroutine other than the test's, which must not
+// stop the test: it returns the error instead.
+func Send(c *http.Client, method, base, target string, body io.Reader, headers ...string) (Response, error) {
 	if strings.HasPrefix(target, "/") {
 		target = base + target
 	}
@@ -91,9 +75,27 @@ func exchange(c *http.Client, method, base, target string, body io.Reader, heade
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return Response{}, fmt.Errorf("%s %s: reading the body: %w", method, req.URL.Path, err)
+		return Response{}, err
 	}
 	return Response{Response: resp, Text: string(b)}, nil
+}
+
+// Burst sends n GET requests for target at once with c, as a page firing
+// its calls in parallel does, and returns every answer in the order sent.
+// Each carries exactly the headers given when c has no cookie jar.
+func Burst(t testing.TB, c *http.Client, n int, base, target string, headers ...string) []Response {
+	t.Helper()
+	out := make([]Response, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { out[i], errs[i] = Send(c, http.MethodGet, base, target, nil, headers...) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // SetCookieNames are the names of the cookies a response sets or expires.

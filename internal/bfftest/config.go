@@ -49,10 +49,25 @@ func (k Key) Ring(t testing.TB) *cookie.Keys {
 // key sealing: the required variables only, so every other setting is
 // bff's default. Add to it as an operator would.
 func Env(op *OP, public *url.URL, key Key) map[string]string {
+	return op.IdP().Env(public, key)
+}
+
+// IdP is an OpenID provider with bff registered as its client.
+type IdP struct {
+	Issuer, ClientID, ClientSecret string
+	// Login signs the provider's user in as a browser would, from the
+	// authorize URL bff redirected to, and returns the callback URL the
+	// provider sends the browser back to. client must not follow redirects.
+	Login func(t testing.TB, client *http.Client, authorizeURL string) *url.URL
+}
+
+// Env is bff's environment for a deployment at public against p; see
+// [Env].
+func (p IdP) Env(public *url.URL, key Key) map[string]string {
 	return map[string]string{
-		"BFF_ISSUER":        op.Issuer,
-		"BFF_CLIENT_ID":     op.ClientID,
-		"BFF_CLIENT_SECRET": op.ClientSecret,
+		"BFF_ISSUER":        p.Issuer,
+		"BFF_CLIENT_ID":     p.ClientID,
+		"BFF_CLIENT_SECRET": p.ClientSecret,
 		"BFF_PUBLIC_URL":    public.String(),
 		"BFF_COOKIE_KEYS":   key.Encoded,
 	}

@@ -2,7 +2,9 @@
 // provider (the demo's, in process, with generated keys), cookie keys, a
 // configuration, and a whole deployment on loopback (the OP, bff replicas
 // running the production server, a recording upstream and a round-robin
-// front), plus the clients and raw-request helpers that drive it.
+// front), plus the clients and raw-request helpers that drive it. A stack
+// can use another provider instead of the demo's: package hydra runs Ory
+// Hydra for that (StackOptions.IdP).
 //
 // Nothing outside tests imports it.
 //

@@ -143,6 +143,11 @@ func (op *OP) Login(t testing.TB, client *http.Client, authorizeURL string) *url
 	return u
 }
 
+// IdP is the OP as a [Stack] uses it.
+func (op *OP) IdP() IdP {
+	return IdP{Issuer: op.Issuer, ClientID: op.ClientID, ClientSecret: op.ClientSecret, Login: op.Login}
+}
+
 // RevokeAll revokes every token the OP issued; see [idptest.Recorder.RevokeAll].
 func (op *OP) RevokeAll(t testing.TB) {
 	t.Helper()

@@ -28,8 +28,11 @@ import (
 // same configuration, behind a round-robin front whose origin is the
 // public URL the browser sees.
 type Stack struct {
-	T        testing.TB
-	OP       *OP
+	T  testing.TB
+	OP *OP // the demo OP; nil when StackOptions.IdP chose another
+	// IdP is the OpenID provider bff uses: the OP's, or the one
+	// StackOptions.IdP gave.
+	IdP      IdP
 	Upstream *Upstream // behind /api/, which bff maps to its /v1
 	Front    *httptest.Server
 	Public   *url.URL
@@ -54,6 +57,10 @@ type Replica struct {
 type StackOptions struct {
 	Replicas int       // 0 is 1
 	OP       OPOptions // the Logger is the stack's
+	// IdP, when set, is used instead of starting the demo OP (OP is
+	// ignored): a real provider, called with the public URL, at which it
+	// registers bff as a client.
+	IdP func(t testing.TB, public *url.URL) IdP
 	// Upstream serves /api/ (the recording still happens); nil answers
 	// every request with 200 and the path it saw.
 	Upstream http.Handler
@@ -95,9 +102,14 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	// OP registers as the client's redirect URI.
 	s.Front = httptest.NewUnstartedServer(nil)
 	s.Public = &url.URL{Scheme: "http", Host: s.Front.Listener.Addr().String()}
-	opts := o.OP
-	opts.Logger = log.With("component", "op")
-	s.OP = StartOP(t, s.Public, opts)
+	if o.IdP != nil {
+		s.IdP = o.IdP(t, s.Public)
+	} else {
+		opts := o.OP
+		opts.Logger = log.With("component", "op")
+		s.OP = StartOP(t, s.Public, opts)
+		s.IdP = s.OP.IdP()
+	}
 	s.Upstream = NewUpstream(t, o.Upstream)
 
 	routes := []string{"/api/=" + s.Upstream.URL + "/v1"}
@@ -109,7 +121,7 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	for _, prefix := range o.Dead {
 		routes = append(routes, prefix+"=http://"+kit.ClosedPort(t))
 	}
-	s.Env = Env(s.OP, s.Public, s.Key)
+	s.Env = s.IdP.Env(s.Public, s.Key)
 	s.Env["BFF_ROUTES"] = strings.Join(routes, ",")
 	s.Env["BFF_AUTH_RATE_LIMIT"] = "0"
 	for k, v := range o.Env {
@@ -161,7 +173,7 @@ func (s *Stack) API(path string) Response {
 	return s.Get(path, "X-CSRF", "1")
 }
 
-// Login signs the stack's client in through the OP's form and returns
+// Login signs the stack's client in at the IdP and returns
 // bff's two answers on the way: the login redirect and the callback's.
 func (s *Stack) Login() []Response {
 	s.T.Helper()
@@ -169,7 +181,7 @@ func (s *Stack) Login() []Response {
 	if start.StatusCode != http.StatusFound {
 		s.T.Fatalf("login: %d %s", start.StatusCode, start.Text)
 	}
-	cb := s.OP.Login(s.T, s.Client, start.Header.Get("Location"))
+	cb := s.IdP.Login(s.T, s.Client, start.Header.Get("Location"))
 	done := s.Get(cb.RequestURI())
 	if done.StatusCode != http.StatusFound || done.Header.Get("Location") != "/home" {
 		s.T.Fatalf("callback: %d %q %s", done.StatusCode, done.Header.Get("Location"), done.Text)
@@ -184,7 +196,7 @@ func (s *Stack) Addr() string { return s.Replicas[0].Addr }
 // Secrets are the strings that must never leave the process: the client
 // secret and every encoding of the cookie key.
 func (s *Stack) Secrets() []string {
-	return append([]string{s.OP.ClientSecret}, s.Key.Secrets...)
+	return append([]string{s.IdP.ClientSecret}, s.Key.Secrets...)
 }
 
 // SessionCookies are the client's session cookies, in chunk order.

@@ -32,8 +32,8 @@ type netLog struct {
 	mu       sync.Mutex
 	items    []seen
 	wantBody map[network.RequestID]string // request id -> URL, for bodies to fetch once loaded
-	docs     map[network.RequestID]bool   // which of them are documents
-	lostDocs []string                     // documents navigated away from before their body was read
+	docs     map[network.RequestID]bool   // which of them are documents, or the scripts and styles they load
+	lostDocs []string                     // those navigated away from before their body was read
 	pending  int
 	bodies   map[string][]string // URL path -> bodies, in order
 	errs     []string
@@ -106,7 +106,10 @@ func (l *netLog) event(ev any) {
 		l.items = append(l.items, headerItems("response from "+r.URL, r.Headers)...)
 		if strings.HasPrefix(r.URL, l.origin+"/") && slices.Contains(bodyTypes, ev.Type) {
 			l.wantBody[ev.RequestID] = r.URL
-			l.docs[ev.RequestID] = ev.Type == network.ResourceTypeDocument
+			switch ev.Type {
+			case network.ResourceTypeDocument, network.ResourceTypeScript, network.ResourceTypeStylesheet:
+				l.docs[ev.RequestID] = true
+			}
 		}
 	case *network.EventResponseReceivedExtraInfo:
 		l.items = append(l.items, headerItems(fmt.Sprintf("response %d (raw)", ev.StatusCode), ev.Headers)...)
@@ -138,9 +141,10 @@ func (l *netLog) fetchBodies() {
 			switch {
 			case err != nil && doc && strings.Contains(err.Error(), "No resource with given identifier"):
 				// A page that navigated on at once (the SPA's silent
-				// sign-in, a meta refresh) takes its body with it. Only
-				// bff's own documents are at stake: static files and its
-				// fixed error and continue pages.
+				// sign-in, a meta refresh) takes its body, and its
+				// scripts' and styles', with it. Only bff's own documents
+				// are at stake: static files and its fixed error and
+				// continue pages. API answers are never excused.
 				l.lostDocs = append(l.lostDocs, u)
 			case err != nil:
 				l.errs = append(l.errs, fmt.Sprintf("body of %s: %v", u, err))
@@ -168,7 +172,7 @@ func (l *netLog) settle(t *testing.T) {
 		if n == 0 {
 			l.mu.Lock()
 			if len(l.lostDocs) > 0 {
-				t.Logf("%d documents were navigated away from before their bodies could be read: %q", len(l.lostDocs), l.lostDocs)
+				t.Logf("%d documents, scripts or styles were navigated away from before their bodies could be read: %q", len(l.lostDocs), l.lostDocs)
 			}
 			l.mu.Unlock()
 			return
