@@ -1,8 +1,10 @@
 // Package deploy holds bff's deployment material (Kubernetes manifests, a
-// Docker Compose example with Keycloak) and the tests that keep it honest:
-// every file parses, the manifests have the properties the docs promise, the
-// variables they set are ones bff reads, the Compose realm agrees with the
-// Compose environment, and the Dockerfile builds what it claims to.
+// Docker Compose example with Keycloak, the Cloudflare Worker's files) and
+// the tests that keep it honest: every file parses, the manifests have the
+// properties the docs promise, the variables they set are ones bff reads,
+// the Compose realm agrees with the Compose environment, the Worker's
+// configuration agrees with itself, and the Dockerfile builds what it
+// claims to.
 //
 // The tests never reach beyond 127.0.0.1.
 package deploy
@@ -35,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -117,6 +120,18 @@ func TestEveryFileParses(t *testing.T) {
 			} else if len(v) == 0 {
 				t.Errorf("%s: document %d is not a mapping", p, i+1)
 			}
+		}
+	}
+	tomls := deployFiles(t, ".toml")
+	if len(tomls) < 1 {
+		t.Error("found no TOML file under deploy/; expected the Cloudflare Worker's wrangler.toml")
+	}
+	for _, p := range tomls {
+		var v map[string]any
+		if _, err := toml.Decode(string(mustRead(t, p)), &v); err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if len(v) == 0 {
+			t.Errorf("%s: no keys", p)
 		}
 	}
 	for _, p := range jsons {
@@ -537,7 +552,7 @@ func TestVariablesExist(t *testing.T) {
 		}
 	}
 
-	files := deployFiles(t, ".yaml", ".yml", ".json", ".md", ".html", ".js")
+	files := deployFiles(t, ".yaml", ".yml", ".json", ".md", ".html", ".js", ".mjs", ".toml", ".sh")
 	files = append(files, dockerfile, dockerignore)
 	if docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md")); err == nil {
 		files = append(files, docs...)

@@ -231,6 +231,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case len(up) == len("websocket") && strings.EqualFold(up, "websocket"): // ASCII only, as ReverseProxy requires
+		if !webSockets {
+			problem.Write(w, http.StatusNotImplemented, "WebSockets unavailable", "This build of bff does not forward WebSockets.")
+			return
+		}
 		if o := r.Header["Origin"]; len(o) != 1 || o[0] != p.origin {
 			problem.Write(w, http.StatusForbidden, "Cross-origin WebSocket refused", "A WebSocket must be opened from this site.")
 			return

@@ -112,7 +112,7 @@ func (p *Process) Stop(within time.Duration) error {
 	}
 }
 
-// Pid is the process's id.
+// Pid is the process id, for a test that reads the process's resource use.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Exited reports whether the process has ended, and how.

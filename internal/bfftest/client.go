@@ -1,10 +1,14 @@
 package bfftest
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -76,6 +80,24 @@ func Send(c *http.Client, method, base, target string, body io.Reader, headers .
 	return Response{Response: resp, Text: string(b)}, nil
 }
 
+// Burst sends n GET requests for target at once with c, as a page firing
+// its calls in parallel does, and returns every answer in the order sent.
+// Each carries exactly the headers given when c has no cookie jar.
+func Burst(t testing.TB, c *http.Client, n int, base, target string, headers ...string) []Response {
+	t.Helper()
+	out := make([]Response, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { out[i], errs[i] = Send(c, http.MethodGet, base, target, nil, headers...) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // SetCookieNames are the names of the cookies a response sets or expires.
 func SetCookieNames(r Response) []string {
 	var names []string
@@ -83,4 +105,22 @@ func SetCookieNames(r Response) []string {
 		names = append(names, c.Name)
 	}
 	return names
+}
+
+// Dump is everything a browser received in r: the status, every header
+// line, each also percent-decoded (where a token in a URL would hide), and
+// the body. Tests scan it for what must never leave bff.
+func (r Response) Dump() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d\n", r.StatusCode)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&sb, "%s: %s\n", k, v)
+			if dec, err := url.QueryUnescape(v); err == nil {
+				sb.WriteString(dec + "\n")
+			}
+		}
+	}
+	sb.WriteString(r.Text)
+	return sb.String()
 }

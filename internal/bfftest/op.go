@@ -47,6 +47,10 @@ type OPOptions struct {
 	// ClientAuth, when set, is the one client authentication method the OP
 	// accepts and lists: "client_secret_basic" or "client_secret_post".
 	ClientAuth string
+	// Users who can log in; empty is the demo user alone. [OP.Login] signs
+	// in with the demo user's name and password, so a test that wants other
+	// claims (large ones, to make a session span cookie chunks) keeps those.
+	Users []idp.User
 	// Wrap, when set, sits between the network and the OP, to make it slow
 	// or change what it says.
 	Wrap   func(http.Handler) http.Handler
@@ -83,6 +87,7 @@ func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
 		AccessTokenLifetime:    o.AccessTTL,
 		RefreshReuseInterval:   o.Reuse,
 		ClientAuthMethod:       o.ClientAuth,
+		Users:                  o.Users,
 		Logger:                 o.Logger,
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bff/internal/bfftest"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,20 +78,8 @@ func TestNoTokenReachesBrowserOrLog(t *testing.T) {
 	}
 }
 
-func dumpResponse(r bfftest.Response) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%d\n", r.StatusCode)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&sb, "%s: %s\n", k, v)
-			if dec, err := url.QueryUnescape(v); err == nil {
-				sb.WriteString(dec + "\n")
-			}
-		}
-	}
-	sb.WriteString(r.Text)
-	return sb.String()
-}
+// dumpResponse is what the browser received in r; see [bfftest.Response.Dump].
+func dumpResponse(r bfftest.Response) string { return r.Dump() }
 
 func jsonField(t *testing.T, body, field string) string {
 	t.Helper()

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package redisstore is bff's optional shared engine: a key-value store on
 // Redis (6.2 or later) or Valkey that every replica reaches, for what a
 // sealed cookie cannot do alone (revocation, one refresh across replicas,

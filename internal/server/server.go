@@ -146,25 +146,13 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 
 // idpClient is the client for every call to the IdP.
 func idpClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	// Enough idle connections for the refreshes one replica runs at once,
-	// so a burst of them does not open (and TLS-handshake) a connection each.
-	t.MaxIdleConnsPerHost = 64
 	return &http.Client{
 		Timeout:   15 * time.Second,
-		Transport: t,
+		Transport: idpTransport(),
 		// An IdP's token endpoint never redirects; following one would send
 		// the client secret somewhere unexpected.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-func upstreamTransport(headerTimeout time.Duration) *http.Transport {
-	t := proxy.NewTransport()
-	if headerTimeout > 0 {
-		t.ResponseHeaderTimeout = headerTimeout
-	}
-	return t
 }
 
 // ServeHTTP serves the public listener.

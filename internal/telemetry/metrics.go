@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package telemetry is bff's view from outside: Prometheus metrics, served
 // on their own listener, and one structured access-log line per request.
 // Nothing here ever sees a token: sessions are known by a hash of their

@@ -1,0 +1,74 @@
+package workerd
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"bff/internal/bfftest"
+)
+
+// TestWorkerStartup covers an isolate whose first request finds bff unable
+// to serve: bindings that do not configure it, and an IdP that is down.
+func TestWorkerStartup(t *testing.T) {
+	t.Run("bindings bff cannot use", func(t *testing.T) {
+		w := startRig(t, RigOptions{Env: map[string]string{
+			"BFF_COOKIE_KEYS":        "",
+			"BFF_CLIENT_SECRET":      "",
+			"BFF_CLIENT_SECRET_FILE": "/run/secrets/client-secret",
+			"BFF_METRICS_LISTEN":     ":9090",
+			"BFF_REDIS_URL":          "redis://127.0.0.1:6379",
+		}})
+		client, _ := bfftest.NewClient(t)
+		for range 2 { // the isolate keeps answering
+			r := bfftest.Get(t, client, w.URL, "/auth/login")
+			if r.StatusCode != http.StatusInternalServerError || r.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(r.Text, "BFF_") {
+				t.Fatalf("%d %q %s; want 500 problem+json naming nothing", r.StatusCode, r.Header.Get("Content-Type"), r.Text)
+			}
+		}
+		logs := w.Logs()
+		for _, name := range []string{"BFF_COOKIE_KEYS", "BFF_CLIENT_SECRET_FILE", "BFF_METRICS_LISTEN", "BFF_REDIS_URL"} {
+			if !strings.Contains(logs, name) {
+				t.Errorf("the log does not name %s:\n%s", name, logs)
+			}
+		}
+	})
+
+	t.Run("IdP down at the first request", func(t *testing.T) {
+		var calls atomic.Int64 // every request that reaches the OP's server
+		w := startRig(t, RigOptions{OP: bfftest.OPOptions{Wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				h.ServeHTTP(rw, r)
+			})
+		}}})
+		w.OP.Down.Store(true)
+		client, _ := bfftest.NewClient(t)
+		if r := bfftest.Get(t, client, w.URL, "/auth/login"); r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("login with the IdP down: %d %s, want 503", r.StatusCode, r.Text)
+		}
+		tried := calls.Load()
+		if tried == 0 {
+			t.Fatal("the first request did not try the IdP")
+		}
+		if r := bfftest.Get(t, client, w.URL, "/healthz"); r.StatusCode != http.StatusOK {
+			t.Errorf("healthz: %d, want 200", r.StatusCode)
+		}
+		if r := bfftest.Get(t, client, w.URL, "/readyz"); r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("readyz: %d, want 503", r.StatusCode)
+		}
+		if n := calls.Load(); n != tried {
+			t.Errorf("%d more discovery attempts right after a failed one; want none for 5 s", n-tried)
+		}
+		w.OP.Down.Store(false)
+		// Past the 5 s after a failed discovery in which requests do not
+		// wait for another (measured on the monotonic clock, which the
+		// test's clock module does not move).
+		time.Sleep(5500 * time.Millisecond)
+		if r := bfftest.Get(t, client, w.URL, "/auth/login"); r.StatusCode != http.StatusFound {
+			t.Errorf("login with the IdP back: %d %s, want 302", r.StatusCode, r.Text)
+		}
+	})
+}
