@@ -53,6 +53,11 @@ type Config struct {
 	// ErrorURL is where a failed sign-in sends the browser; "" shows bff's
 	// own error page.
 	ErrorURL string
+	// CORSHeaders are the request headers listed origins may send, besides
+	// cors.DefaultHeaders.
+	CORSHeaders []string
+	// Tracing says whether and where bff sends OpenTelemetry spans.
+	Tracing Tracing
 }
 
 // Load reads and validates the environment. It reports every bad variable
@@ -87,6 +92,7 @@ func Load(getenv func(string) string) (*Config, error) {
 // It runs after every variable was read, on what could be read.
 func (c *Config) check() []error {
 	var errs []error
+	c.Tracing.resolve()
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: must differ from the public listener"))
 	}
