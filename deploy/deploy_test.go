@@ -203,7 +203,7 @@ type container struct {
 			} `json:"sleep"`
 		} `json:"preStop"`
 	} `json:"lifecycle"`
-	Resources      struct {
+	Resources struct {
 		Requests map[string]string `json:"requests"`
 		Limits   map[string]string `json:"limits"`
 	} `json:"resources"`
@@ -219,7 +219,7 @@ type deployment struct {
 				TerminationGracePeriodSeconds *int             `json:"terminationGracePeriodSeconds"`
 				SecurityContext               *securityContext `json:"securityContext"`
 				Containers                    []container      `json:"containers"`
-				Volumes         []struct {
+				Volumes                       []struct {
 					Name   string `json:"name"`
 					Secret *struct {
 						SecretName string `json:"secretName"`
