@@ -7,29 +7,36 @@ import (
 	"testing"
 )
 
-func TestParseOrigins(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		want string
-		bad  bool
+		parse func(string) ([]string, error)
+		in    string
+		want  string
+		bad   bool
 	}{
-		{"", "", false},
-		{"https://a.example.com", "https://a.example.com", false},
-		{" https://A.example.com , http://localhost:3000 ", "https://a.example.com,http://localhost:3000", false},
-		{"*", "", true},
-		{"a.example.com", "", true},
-		{"https://a.example.com/path", "", true},
-		{"https://u:p@a.example.com", "", true},
-		{"https://a.example.com,", "", true},
-		{"ftp://a.example.com", "", true},
+		{ParseOrigins, "", "", false},
+		{ParseOrigins, "https://a.example.com", "https://a.example.com", false},
+		{ParseOrigins, " https://A.example.com , http://localhost:3000 ", "https://a.example.com,http://localhost:3000", false},
+		{ParseOrigins, "*", "", true},
+		{ParseOrigins, "a.example.com", "", true},
+		{ParseOrigins, "https://a.example.com/path", "", true},
+		{ParseOrigins, "https://u:p@a.example.com", "", true},
+		{ParseOrigins, "https://a.example.com,", "", true},
+		{ParseOrigins, "ftp://a.example.com", "", true},
+		{ParseHeaders, "", "", false},
+		{ParseHeaders, " X-Tenant , Idempotency-Key ", "X-Tenant,Idempotency-Key", false},
+		{ParseHeaders, "*", "", true},
+		{ParseHeaders, "X-Tenant,", "", true},
+		{ParseHeaders, "X Tenant", "", true},
+		{ParseHeaders, "X-Tenant:1", "", true},
 	} {
-		got, err := ParseOrigins(tc.in)
+		got, err := tc.parse(tc.in)
 		if (err != nil) != tc.bad {
-			t.Errorf("ParseOrigins(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
+			t.Errorf("parse(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
 			continue
 		}
 		if !tc.bad && strings.Join(got, ",") != tc.want {
-			t.Errorf("ParseOrigins(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("parse(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -115,30 +122,6 @@ func TestPreflightHeaders(t *testing.T) {
 			if allowed[h] {
 				t.Errorf("configured %q: %s allowed", tc.configured, h)
 			}
-		}
-	}
-}
-
-func TestParseHeaders(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want string
-		bad  bool
-	}{
-		{"", "", false},
-		{" X-Tenant , Idempotency-Key ", "X-Tenant,Idempotency-Key", false},
-		{"*", "", true},
-		{"X-Tenant,", "", true},
-		{"X Tenant", "", true},
-		{"X-Tenant:1", "", true},
-	} {
-		got, err := ParseHeaders(tc.in)
-		if (err != nil) != tc.bad {
-			t.Errorf("ParseHeaders(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
-			continue
-		}
-		if !tc.bad && strings.Join(got, ",") != tc.want {
-			t.Errorf("ParseHeaders(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func serveBare(upstream string) error {
 			pr.SetXForwarded()
 		},
 		Transport:  proxy.NewTransport(),
-		BufferPool: &loadBuffers{},
+		BufferPool: proxy.NewBufferPool(),
 	}, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -77,18 +77,6 @@ func serveBare(upstream string) error {
 	}
 	return nil
 }
-
-// loadBuffers pools ReverseProxy's copy buffers, as bff's proxy does.
-type loadBuffers struct{ pool sync.Pool }
-
-func (b *loadBuffers) Get() []byte {
-	if buf, ok := b.pool.Get().(*[]byte); ok {
-		return *buf
-	}
-	return make([]byte, 32<<10)
-}
-
-func (b *loadBuffers) Put(buf []byte) { b.pool.Put(&buf) }
 
 // startBare starts the bare proxy in front of upstream and returns its
 // origin.
