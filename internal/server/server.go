@@ -251,8 +251,8 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 	// first, and keep their own rules.
 	mux.Handle("/", s.protect(s.static(o)))
 	name := routeName(routeOf)
-	h := telemetry.AccessLog(s.log, s.metrics, name, s.middleware(mux))
-	return s.tracing.Middleware(name, h)
+	h := s.tracing.Middleware(name, s.middleware(mux))
+	return telemetry.AccessLog(s.log, s.metrics, name, h)
 }
 
 func (s *Server) static(o Options) http.Handler {

@@ -27,6 +27,7 @@ type infoKey struct{}
 // info is what a request's handlers learn for its access-log line.
 type info struct {
 	subject string
+	trace   trace.TraceID // set by Tracing.Middleware, which runs inside AccessLog
 }
 
 func infoFrom(ctx context.Context) *info {
@@ -80,8 +81,8 @@ func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, n
 		if i.subject != "" {
 			attrs = append(attrs, slog.String("sub_hash", SubjectHash(i.subject)))
 		}
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		if i.trace.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", i.trace.String()))
 		}
 		log.LogAttrs(r.Context(), level, accessMessage, attrs...)
 	})

@@ -88,7 +88,8 @@ func LogErrors(log *slog.Logger) {
 }
 
 // Middleware gives every request a server span named by its method and
-// route, which it ends when the handler returns. An incoming traceparent
+// route, which it ends when the handler returns, and tells the access log
+// (outside it) the trace's id. An incoming traceparent
 // becomes the span's parent only when trusted; otherwise the span starts
 // a trace of its own and links to it.
 func (t *Tracing) Middleware(route func(*http.Request) string, next http.Handler) http.Handler {
@@ -108,6 +109,9 @@ func (t *Tracing) Middleware(route func(*http.Request) string, next http.Handler
 		}
 		ctx, span := t.tracer.Start(ctx, method, opts...)
 		defer span.End()
+		if i := infoFrom(ctx); i != nil {
+			i.trace = span.SpanContext().TraceID()
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)

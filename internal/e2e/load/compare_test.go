@@ -20,8 +20,10 @@
 // bff binary to measure instead of this tree's, for before/after
 // comparisons), -load.cpuprofile (a CPU profile of the bff target; needs a
 // binary built with -tags bffprofile, as this tree's is), -load.traced
-// (also bff with tracing on, exporting to a receiver in this process) and
-// -load.pin=false. A profile reads with:
+// (also bff with tracing on, exporting to a receiver in this process),
+// -load.others=NAME=PATH,... (other bff binaries beside it, such as the
+// last release's, measured in the same rounds) and -load.pin=false. A
+// profile reads with:
 //
 //	GOTOOLCHAIN=go1.27.3 go tool pprof -top /tmp/bff.cpu
 package load
@@ -53,6 +55,7 @@ var (
 	loadProfile = flag.String("load.cpuprofile", "", "TestLoadCompare: write a CPU profile of the bff target to this file")
 	loadTraced  = flag.Bool("load.traced", false, "TestLoadCompare: also measure bff with tracing on")
 	loadPin     = flag.Bool("load.pin", true, "TestLoadCompare: pin the server under test to CPU 1 and the rest to CPU 0")
+	loadOthers  = flag.String("load.others", "", "TestLoadCompare: comma-separated NAME=PATH of other bff binaries to measure beside it, with their defaults")
 )
 
 // compareTarget is one column of the comparison.
@@ -110,12 +113,13 @@ func newCompareRig(t *testing.T, pin bfftest.ProcessOptions) *compareRig {
 	public := &url.URL{Scheme: "http", Host: addr}
 	op := bfftest.StartOP(t, public, bfftest.OPOptions{AccessTTL: time.Hour}) // no refresh during the run
 	key := bfftest.NewKey(t)
-	variants := []struct {
-		name string
-		env  map[string]string
-	}{
-		{"bff", map[string]string{"BFF_PROFILE_CPU": *loadProfile}},
-		{"bff-quiet", map[string]string{"BFF_LOG_LEVEL": "warn"}},
+	type variant struct {
+		name, bin string
+		env       map[string]string
+	}
+	variants := []variant{
+		{"bff", bin, map[string]string{"BFF_PROFILE_CPU": *loadProfile}},
+		{"bff-quiet", bin, map[string]string{"BFF_LOG_LEVEL": "warn"}},
 	}
 	if *loadTraced {
 		collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,10 +127,12 @@ func newCompareRig(t *testing.T, pin bfftest.ProcessOptions) *compareRig {
 			rig.spans.Add(n)
 		}))
 		t.Cleanup(collector.Close)
-		variants = append(variants, struct {
-			name string
-			env  map[string]string
-		}{"bff-traced", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.URL + "/v1/traces"}})
+		variants = append(variants, variant{"bff-traced", bin, map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.URL + "/v1/traces"}})
+	}
+	for other := range strings.SplitSeq(*loadOthers, ",") {
+		if name, path, ok := strings.Cut(other, "="); ok {
+			variants = append(variants, variant{name, path, nil})
+		}
 	}
 	for i, v := range variants {
 		if i > 0 { // only the first is the OP's client origin, and only it is logged in to
@@ -143,7 +149,7 @@ func newCompareRig(t *testing.T, pin bfftest.ProcessOptions) *compareRig {
 		logs := &logPipe{}
 		o := pin
 		o.Stdout = logs
-		proc := bfftest.ServeBinary(t, o, bin, addr, env)
+		proc := bfftest.ServeBinary(t, o, v.bin, addr, env)
 		rig.targets = append(rig.targets, &compareTarget{name: v.name, url: "http://" + addr + "/api/items", proc: proc, logs: logs, bff: true})
 	}
 
@@ -245,7 +251,7 @@ func (rig *compareRig) report(workers, rounds int) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n%d concurrent keep-alive connections, %d-byte responses, %d rounds of %v, 1 s warm-up each; medians over rounds\n",
 		workers, len(smallBody), rounds, *loadDuration)
-	fmt.Fprintf(&sb, "%-10s %9s %10s %10s %11s %7s %8s\n", "target", "req/s", "p50", "p99", "server CPU", "errors", "non-2xx")
+	fmt.Fprintf(&sb, "%-10s %9s %10s %10s %11s %9s %7s %8s\n", "target", "req/s", "p50", "p99", "server CPU", "CPU/req", "errors", "non-2xx")
 	byName := map[string]*compareTarget{}
 	for _, tg := range rig.targets {
 		byName[tg.name] = tg
@@ -254,10 +260,10 @@ func (rig *compareRig) report(workers, rounds int) string {
 		for i, r := range tg.rounds {
 			errs, non2xx, cpu, elapsed = errs+r.errs, non2xx+r.non2xx(), cpu+tg.cpu[i], elapsed+r.elapsed
 		}
-		fmt.Fprintf(&sb, "%-10s %9.0f %10v %10v %10.0f%% %7d %8d\n", tg.name, rps(tg),
+		fmt.Fprintf(&sb, "%-10s %9.0f %10v %10v %10.0f%% %9v %7d %8d\n", tg.name, rps(tg),
 			roundLat(time.Duration(median(tg.rounds, func(r *loadRun) float64 { return float64(r.quantile(0.5)) }))),
 			roundLat(time.Duration(median(tg.rounds, func(r *loadRun) float64 { return float64(r.quantile(0.99)) }))),
-			100*cpu.Seconds()/elapsed.Seconds(), errs, non2xx)
+			100*cpu.Seconds()/elapsed.Seconds(), cpuPerRequest(tg).Round(100*time.Nanosecond), errs, non2xx)
 	}
 	bare := byName["bare"]
 	for _, tg := range rig.targets {
@@ -270,8 +276,9 @@ func (rig *compareRig) report(workers, rounds int) string {
 			p99[i] = latRatio(tg.rounds[i].quantile(0.99), bare.rounds[i].quantile(0.99))
 		}
 		r, p := medianOf(rps), medianOf(p99)
-		fmt.Fprintf(&sb, "%s/bare: req/s %s median %.3f (target >= 0.90: %s); p99 %s median %.2f (target <= 1.2: %s)\n",
-			tg.name, fmtRatios(rps), r, metVerdict(r >= 0.90), fmtRatios(p99), p, metVerdict(p <= 1.2))
+		fmt.Fprintf(&sb, "%s/bare: req/s %s median %.3f (target >= 0.90: %s); p99 %s median %.2f (target <= 1.2: %s); bare/%s CPU per request %.3f\n",
+			tg.name, fmtRatios(rps), r, metVerdict(r >= 0.90), fmtRatios(p99), p, metVerdict(p <= 1.2),
+			tg.name, cpuPerRequest(bare).Seconds()/cpuPerRequest(tg).Seconds())
 	}
 	fmt.Fprintf(&sb, "bare/direct req/s %.3f; bff responses that reset the session cookie: %d",
 		rps(bare)/rps(byName["direct"]), rig.session.updates.Load())
@@ -351,6 +358,19 @@ func writeProfile(t *testing.T, tg *compareTarget) {
 		t.Errorf("profile %s: %v", *loadProfile, err)
 	}
 	t.Logf("CPU profile of %s: %s", tg.name, *loadProfile)
+}
+
+// cpuPerRequest is the server's CPU time per request over all rounds:
+// unlike req/s, it hardly moves when other work on the machine takes
+// turns on the server's CPU, so it says what bff costs where req/s is
+// noisy.
+func cpuPerRequest(tg *compareTarget) time.Duration {
+	var cpu time.Duration
+	n := 0
+	for i, r := range tg.rounds {
+		cpu, n = cpu+tg.cpu[i], n+r.requests
+	}
+	return cpu / time.Duration(max(n, 1))
 }
 
 // rps is tg's median req/s over its rounds.
