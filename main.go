@@ -100,7 +100,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// when serve returns, after the last request has drained.
 	logs := telemetry.NewLogBuffer(stdout, 32<<10, time.Second)
 	defer logs.Close()
-	log := slog.New(telemetry.BufferAccessLines(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}), logs))
+	log := slog.New(telemetry.NewLogHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	telemetry.LogErrors(log)
 	srv, err := server.New(cfg, log, server.Options{})
 	if err != nil {

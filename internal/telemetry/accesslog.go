@@ -42,6 +42,7 @@ func infoFrom(ctx context.Context) *info {
 // The probes are logged at debug level: an orchestrator asks every few
 // seconds, and those lines would drown the rest.
 func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, next http.Handler) http.Handler {
+	fast, _ := log.Handler().(accessWriter)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.started()
@@ -70,21 +71,16 @@ func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, n
 		if !log.Enabled(r.Context(), level) {
 			return
 		}
-		attrs := make([]slog.Attr, 0, 8)
-		attrs = append(attrs,
-			slog.String("method", r.Method),
-			slog.String("route", name),
-			slog.Int("status", status),
-			slog.Float64("duration", Milliseconds(took)),
-			slog.String("request_id", id),
-		)
+		line := accessLine{method: r.Method, route: name, status: status, took: took, requestID: id}
 		if i.subject != "" {
-			attrs = append(attrs, slog.String("sub_hash", SubjectHash(i.subject)))
+			line.subHash = SubjectHash(i.subject)
 		}
 		if i.trace.IsValid() {
-			attrs = append(attrs, slog.String("trace_id", i.trace.String()))
+			line.traceID = i.trace.String()
 		}
-		log.LogAttrs(r.Context(), level, accessMessage, attrs...)
+		if fast == nil || !fast.writeAccess(time.Now(), level, &line) {
+			log.LogAttrs(r.Context(), level, accessMessage, line.attrs()...)
+		}
 	})
 }
 

@@ -100,18 +100,24 @@ func (b *LogBuffer) flushEvery(interval time.Duration) {
 	}
 }
 
-// BufferAccessLines wraps h, which writes to b, so that only access-log
-// lines wait in b: any other line goes out at once, with everything before
-// it. Those are few (start-up, shutdown, warnings, errors), an operator
-// expects to see them at once, and an error must not be lost when the
-// process dies before the next flush.
-func BufferAccessLines(h slog.Handler, b *LogBuffer) slog.Handler {
-	return &flushingHandler{Handler: h, b: b}
+// NewLogHandler is bff's log handler: JSON lines, one object each, written
+// through b. Access-log lines wait in b for its flush; any other line goes
+// out at once, with everything before it. Those are few (start-up,
+// shutdown, warnings, errors), an operator expects to see them at once,
+// and an error must not be lost when the process dies before the next
+// flush. Access-log lines are formatted without slog's Record (see
+// accessWriter), to the same bytes.
+func NewLogHandler(b *LogBuffer, opts *slog.HandlerOptions) slog.Handler {
+	return &flushingHandler{Handler: slog.NewJSONHandler(b, opts), b: b, plain: opts == nil || opts.ReplaceAttr == nil && !opts.AddSource}
 }
 
 type flushingHandler struct {
 	slog.Handler
 	b *LogBuffer
+	// plain is true while the handler adds nothing to a record's own
+	// attributes (no With, no group, no ReplaceAttr, no source), so an
+	// access-log line can be written without it.
+	plain bool
 }
 
 func (f *flushingHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -120,6 +126,20 @@ func (f *flushingHandler) Handle(ctx context.Context, r slog.Record) error {
 		_ = f.b.Flush()
 	}
 	return err
+}
+
+func (f *flushingHandler) writeAccess(t time.Time, level slog.Level, l *accessLine) bool {
+	if !f.plain {
+		return false
+	}
+	buf := linePool.Get().(*[]byte)
+	defer linePool.Put(buf)
+	line, ok := appendAccessLine((*buf)[:0], t, level, l)
+	*buf = line
+	if ok {
+		_, _ = f.b.Write(line)
+	}
+	return ok
 }
 
 func (f *flushingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -94,13 +94,13 @@ func TestLogBufferConcurrent(t *testing.T) {
 	}
 }
 
-// TestBufferAccessLines: access-log lines wait for the flush; any other
+// TestNewLogHandler: access-log lines wait for the flush; any other
 // line goes out at once, with the access lines before it.
-func TestBufferAccessLines(t *testing.T) {
+func TestNewLogHandler(t *testing.T) {
 	out := &countingWriter{}
 	b := NewLogBuffer(out, 1<<20, time.Hour)
 	defer b.Close()
-	log := slog.New(BufferAccessLines(slog.NewJSONHandler(b, nil), b)).With("replica", 1)
+	log := slog.New(NewLogHandler(b, nil)).With("replica", 1)
 	log.LogAttrs(context.Background(), slog.LevelInfo, accessMessage, slog.String("route", "/api/"))
 	if out.String() != "" {
 		t.Fatalf("an access-log line was written at once: %q", out.String())

@@ -18,8 +18,9 @@
 // (fail when bff's req/s falls below that fraction of the bare proxy's; by
 // default only reported, because shared machines are noisy), -load.bin (a
 // bff binary to measure instead of this tree's, for before/after
-// comparisons), -load.cpuprofile (a CPU profile of the bff target; needs a
-// binary built with -tags bffprofile, as this tree's is), -load.traced
+// comparisons), -load.cpuprofile (a CPU profile of the bff target, and of
+// the bare proxy in the same name with .bare added; bff must be built with
+// -tags bffprofile, as this tree's is), -load.traced
 // (also bff with tracing on, exporting to a receiver in this process),
 // -load.others=NAME=PATH,... (other bff binaries beside it, such as the
 // last release's, measured in the same rounds) and -load.pin=false. A
@@ -102,7 +103,11 @@ func newCompareRig(t *testing.T, pin bfftest.ProcessOptions) *compareRig {
 	rig.upConns = startLabelled(t, rig.upstream, "upstream")
 	rig.targets = append(rig.targets, &compareTarget{name: "direct", url: rig.upstream.URL + "/items"})
 
-	bare, proc := startBare(t, pin, rig.upstream.URL)
+	bareProfile := ""
+	if *loadProfile != "" {
+		bareProfile = *loadProfile + ".bare"
+	}
+	bare, proc := startBare(t, pin, rig.upstream.URL, bareProfile)
 	rig.targets = append(rig.targets, &compareTarget{name: "bare", url: bare + "/items", proc: proc})
 
 	bin := *loadBin

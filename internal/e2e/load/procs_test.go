@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"runtime/pprof"
 	"runtime"
 	"strconv"
 	"strings"
@@ -31,15 +32,28 @@ import (
 const (
 	roleVar     = "LOAD_TEST_ROLE"
 	upstreamVar = "LOAD_TEST_UPSTREAM"
+	profileVar  = "LOAD_TEST_CPUPROFILE" // written when the bare proxy stops
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(roleVar) == "bare" {
+		if path := os.Getenv(profileVar); path != "" {
+			f, err := os.Create(path)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bare proxy:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 		if err := serveBare(os.Getenv(upstreamVar)); err != nil {
 			fmt.Fprintln(os.Stderr, "bare proxy:", err)
 			os.Exit(1)
 		}
-		os.Exit(0)
+		return
 	}
 	os.Exit(m.Run())
 }
@@ -80,13 +94,17 @@ func serveBare(upstream string) error {
 
 // startBare starts the bare proxy in front of upstream and returns its
 // origin.
-func startBare(t *testing.T, o bfftest.ProcessOptions, upstream string) (string, *bfftest.Process) {
+func startBare(t *testing.T, o bfftest.ProcessOptions, upstream, profile string) (string, *bfftest.Process) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := bfftest.StartProcessWith(t, o, self, map[string]string{roleVar: "bare", upstreamVar: upstream})
+	env := map[string]string{roleVar: "bare", upstreamVar: upstream}
+	if profile != "" {
+		env[profileVar] = profile
+	}
+	p := bfftest.StartProcessWith(t, o, self, env)
 	addr := p.WaitFor(t, listeningRE, 10*time.Second)[1]
 	return "http://" + addr, p
 }
