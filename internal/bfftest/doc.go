@@ -4,6 +4,11 @@
 // running the production server, a recording upstream and a round-robin
 // front), plus the clients and raw-request helpers that drive it.
 //
+// For what an operator runs, the built binary: [Build] it, then [Deploy]
+// it (a process of its own against the in-process OP and a recording
+// upstream, its log through a pipe), or [ServeBinary] and
+// [StartProcessWith] for more control (another stdout, a pinned CPU).
+//
 // Nothing outside tests imports it.
 //
 // A typical end-to-end test:
