@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"bff/cookie"
 	"bff/demo"
 	"bff/internal/config"
 	"bff/internal/server"
+	"bff/internal/telemetry"
 	"bff/internal/version"
 )
 
@@ -94,7 +96,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Access-log lines are written in chunks, at least every second and
+	// when serve returns, after the last request has drained.
+	logs := telemetry.NewLogBuffer(stdout, 32<<10, time.Second)
+	defer logs.Close()
+	log := slog.New(telemetry.NewLogHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	telemetry.LogErrors(log)
 	srv, err := server.New(cfg, log, server.Options{})
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package oidc
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // Observer is told what happens to logins, refreshes and sessions, for
-// metrics and access logs. Its methods must be cheap and safe for
+// metrics, access logs and traces. Its methods must be cheap and safe for
 // concurrent use; they never see a token.
 type Observer interface {
 	// Login reports "started", "completed", "failed" or "no_idp_session"
@@ -24,6 +27,11 @@ type Observer interface {
 	SessionSealed(bytes int)
 	// Subject reports the subject of the session a request carries.
 	Subject(r *http.Request, subject string)
+	// Span starts a span called name under ctx's, and returns the context
+	// that carries it and the function that ends it with the kind of
+	// failure ("" for none). The IdP calls made with that context hang
+	// under it.
+	Span(ctx context.Context, name string) (context.Context, func(failure string))
 }
 
 type nopObserver struct{}
@@ -34,3 +42,7 @@ func (nopObserver) Revocation(string)             {}
 func (nopObserver) SessionRejected(string)        {}
 func (nopObserver) SessionSealed(int)             {}
 func (nopObserver) Subject(*http.Request, string) {}
+
+func (nopObserver) Span(ctx context.Context, _ string) (context.Context, func(string)) {
+	return ctx, func(string) {}
+}

@@ -48,7 +48,7 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 		a.session.Expire(w, r)
 		return nil, ErrNoSession
 	}
-	res, err := a.refreshTokens(r.Context(), s)
+	res, err := a.refreshTraced(r.Context(), s)
 	switch {
 	case err == nil:
 		a.obs.Refresh("refreshed")

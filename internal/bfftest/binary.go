@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,14 +54,15 @@ func Offline(env []string) []string {
 
 // Build builds the bff binary the way the Dockerfile does (static,
 // stripped, -trimpath, version [Version]) into a directory that lives as
-// long as the test, and returns its path.
-func Build(t testing.TB) string {
+// long as the test, and returns its path. Build tags, if any, add the
+// files that only measurements build (see profile.go).
+func Build(t testing.TB, tags ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: this test builds the bff binary")
 	}
 	bin := filepath.Join(t.TempDir(), "bff")
-	build := exec.Command(GoCmd(), "build", "-trimpath",
+	build := exec.Command(GoCmd(), "build", "-trimpath", "-tags", strings.Join(tags, ","),
 		"-ldflags", "-s -w -X bff/internal/version.stamp="+Version, "-o", bin, ".")
 	build.Dir = RepoRoot(t)
 	build.Env = append(Offline(os.Environ()), "CGO_ENABLED=0")
@@ -80,10 +84,35 @@ type Process struct {
 // expects a clean exit within 20 s.
 func StartProcess(t testing.TB, bin string, env map[string]string, args ...string) *Process {
 	t.Helper()
+	return StartProcessWith(t, ProcessOptions{}, bin, env, args...)
+}
+
+// ProcessOptions change how [StartProcessWith] runs a command.
+type ProcessOptions struct {
+	// Stdout, when set, takes the standard output, through a pipe as a
+	// container runtime would, instead of Process.Stdout.
+	Stdout io.Writer
+	// CPU, when set, pins the process to that CPU with taskset.
+	CPU *int
+}
+
+// StartProcessWith is [StartProcess] with options.
+func StartProcessWith(t testing.TB, o ProcessOptions, bin string, env map[string]string, args ...string) *Process {
+	t.Helper()
 	p := &Process{Stdout: &kit.Buffer{}, Stderr: &kit.Buffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, args...)
+	name := bin
+	if o.CPU != nil {
+		// taskset execs bin, so the process keeps its pid and gets the
+		// signals sent to it.
+		args = append([]string{"-c", strconv.Itoa(*o.CPU), bin}, args...)
+		name = "taskset"
+	}
+	p.cmd = exec.Command(name, args...)
 	p.cmd.Env = EnvList(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.Stdout, p.Stderr
+	if o.Stdout != nil {
+		p.cmd.Stdout = o.Stdout
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +124,9 @@ func StartProcess(t testing.TB, bin string, env map[string]string, args ...strin
 	})
 	return p
 }
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Stop sends SIGTERM and waits up to within for the process to exit; an
 // exit other than 0, or none in time (then it is killed), is an error.
@@ -173,6 +205,19 @@ func Start(t testing.TB, bin string, env map[string]string) (addr string, p *Pro
 		t.Errorf("start-up log line %q: want level INFO and version %s", line, Version)
 	}
 	return rec.Addr, p
+}
+
+// ServeBinary runs bin serving on addr (a free loopback address, such as
+// kit.ClosedPort gives) with env, and waits until it is ready.
+func ServeBinary(t testing.TB, o ProcessOptions, bin, addr string, env map[string]string) *Process {
+	t.Helper()
+	env = maps.Clone(env)
+	env["BFF_LISTEN"] = addr
+	p := StartProcessWith(t, o, bin, env)
+	if err := WaitReady(addr, 20*time.Second); err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, p.Stderr.String())
+	}
+	return p
 }
 
 // Run runs bin to completion with env and args, and returns its exit code,

@@ -124,3 +124,19 @@ func (r Response) Dump() string {
 	sb.WriteString(r.Text)
 	return sb.String()
 }
+
+// LogIn signs the browser c in at bff's origin through op's form, as a
+// person would: /auth/login, the OP, and the callback, whose URL (with the
+// code and state) it returns.
+func LogIn(t testing.TB, c *http.Client, op *OP, origin string) *url.URL {
+	t.Helper()
+	start := Get(t, c, origin, "/auth/login?returnTo=/")
+	if start.StatusCode != http.StatusFound {
+		t.Fatalf("login: %d %s", start.StatusCode, start.Text)
+	}
+	cb := op.Login(t, c, start.Header.Get("Location"))
+	if done := Get(t, c, origin, cb.String()); done.StatusCode != http.StatusFound {
+		t.Fatalf("callback: %d %s", done.StatusCode, done.Text)
+	}
+	return cb
+}

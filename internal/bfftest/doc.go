@@ -6,6 +6,11 @@
 // can use another provider instead of the demo's: package hydra runs Ory
 // Hydra for that (StackOptions.IdP).
 //
+// For what an operator runs, the built binary: [Build] it, then [Deploy]
+// it (a process of its own against the in-process OP and a recording
+// upstream, its log through a pipe), or [ServeBinary] and
+// [StartProcessWith] for more control (another stdout, a pinned CPU).
+//
 // Nothing outside tests imports it.
 //
 // A typical end-to-end test:

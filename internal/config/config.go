@@ -67,6 +67,11 @@ type Config struct {
 	SessionStore string
 	// MaxCookieChunks bounds the session cookie's chunks.
 	MaxCookieChunks int
+	// CORSHeaders are the request headers listed origins may send, besides
+	// cors.DefaultHeaders.
+	CORSHeaders []string
+	// Tracing says whether and where bff sends OpenTelemetry spans.
+	Tracing Tracing
 }
 
 // Load reads and validates the environment. It reports every bad variable
@@ -104,6 +109,7 @@ func (c *Config) check() []error {
 	if c.SessionStore == "redis" && c.RedisURL == "" {
 		errs = append(errs, errors.New("BFF_SESSION_STORE: redis needs BFF_REDIS_URL"))
 	}
+	c.Tracing.resolve()
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: must differ from the public listener"))
 	}

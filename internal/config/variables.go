@@ -32,7 +32,7 @@ const (
 // Variables is every variable bff reads, in the order `bff help` lists
 // them.
 func Variables() []Variable {
-	return []Variable{
+	return append([]Variable{
 		{Name: "BFF_ISSUER", Required: true,
 			Help: "OpenID provider issuer URL; endpoints come from its discovery document",
 			parse: func(c *Config, v string, _ func(string) string) error {
@@ -248,6 +248,12 @@ func Variables() []Variable {
 				c.MaxCookieChunks = n
 				return nil
 			}},
+		{Name: "BFF_CORS_HEADERS",
+			Help: "comma-separated request headers BFF_CORS_ORIGINS may send besides " + strings.Join(cors.DefaultHeaders, ", "),
+			parse: func(c *Config, v string, _ func(string) string) (err error) {
+				c.CORSHeaders, err = cors.ParseHeaders(v)
+				return err
+			}},
 		{Name: "BFF_METRICS_LISTEN",
 			Help: "separate listener for Prometheus /metrics, e.g. :9090; off when unset",
 			parse: func(c *Config, v string, _ func(string) string) error {
@@ -277,7 +283,7 @@ func Variables() []Variable {
 				}
 				return nil
 			}},
-	}
+	}, observabilityVariables()...)
 }
 
 // checkRedisURL accepts "" or a redis:// or rediss:// URL with a host.

@@ -7,29 +7,36 @@ import (
 	"testing"
 )
 
-func TestParseOrigins(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		want string
-		bad  bool
+		parse func(string) ([]string, error)
+		in    string
+		want  string
+		bad   bool
 	}{
-		{"", "", false},
-		{"https://a.example.com", "https://a.example.com", false},
-		{" https://A.example.com , http://localhost:3000 ", "https://a.example.com,http://localhost:3000", false},
-		{"*", "", true},
-		{"a.example.com", "", true},
-		{"https://a.example.com/path", "", true},
-		{"https://u:p@a.example.com", "", true},
-		{"https://a.example.com,", "", true},
-		{"ftp://a.example.com", "", true},
+		{ParseOrigins, "", "", false},
+		{ParseOrigins, "https://a.example.com", "https://a.example.com", false},
+		{ParseOrigins, " https://A.example.com , http://localhost:3000 ", "https://a.example.com,http://localhost:3000", false},
+		{ParseOrigins, "*", "", true},
+		{ParseOrigins, "a.example.com", "", true},
+		{ParseOrigins, "https://a.example.com/path", "", true},
+		{ParseOrigins, "https://u:p@a.example.com", "", true},
+		{ParseOrigins, "https://a.example.com,", "", true},
+		{ParseOrigins, "ftp://a.example.com", "", true},
+		{ParseHeaders, "", "", false},
+		{ParseHeaders, " X-Tenant , Idempotency-Key ", "X-Tenant,Idempotency-Key", false},
+		{ParseHeaders, "*", "", true},
+		{ParseHeaders, "X-Tenant,", "", true},
+		{ParseHeaders, "X Tenant", "", true},
+		{ParseHeaders, "X-Tenant:1", "", true},
 	} {
-		got, err := ParseOrigins(tc.in)
+		got, err := tc.parse(tc.in)
 		if (err != nil) != tc.bad {
-			t.Errorf("ParseOrigins(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
+			t.Errorf("parse(%q) err = %v, want bad=%v", tc.in, err, tc.bad)
 			continue
 		}
 		if !tc.bad && strings.Join(got, ",") != tc.want {
-			t.Errorf("ParseOrigins(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("parse(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -45,7 +52,7 @@ func TestHandler(t *testing.T) {
 			r.Header.Set("Access-Control-Request-Method", "POST")
 		}
 		rec := httptest.NewRecorder()
-		Handler([]string{"https://admin.example.com"}, next).ServeHTTP(rec, r)
+		Handler([]string{"https://admin.example.com"}, nil, next).ServeHTTP(rec, r)
 		return rec
 	}
 	if rec := req("GET", "https://admin.example.com", false); rec.Code != http.StatusTeapot ||
@@ -68,7 +75,7 @@ func TestHandler(t *testing.T) {
 	r := httptest.NewRequest("OPTIONS", "/api/x", nil)
 	r.Header.Set("Origin", "https://admin.example.com")
 	r.Header.Set("Access-Control-Request-Method", "POST")
-	Handler(nil, next).ServeHTTP(rec, r)
+	Handler(nil, []string{"X-Extra"}, next).ServeHTTP(rec, r)
 	if rec.Code != http.StatusTeapot || hasCORS(rec) {
 		t.Errorf("empty list: %d %v", rec.Code, rec.Header())
 	}
@@ -81,4 +88,40 @@ func hasCORS(rec *httptest.ResponseRecorder) bool {
 		}
 	}
 	return false
+}
+
+// TestPreflightHeaders: a cross-origin SPA that traces its calls sends
+// traceparent and tracestate, and may need headers of its own; the
+// preflight must allow each, or the browser refuses the call.
+func TestPreflightHeaders(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("a preflight reached the handler") })
+	for _, tc := range []struct {
+		configured []string
+		want       []string
+		notWant    []string
+	}{
+		{nil, []string{"x-csrf", "content-type", "traceparent", "tracestate", "x-request-id"}, []string{"x-tenant"}},
+		{[]string{"X-Tenant", "Idempotency-Key"}, []string{"x-csrf", "traceparent", "x-tenant", "idempotency-key"}, []string{"authorization"}},
+	} {
+		r := httptest.NewRequest(http.MethodOptions, "/api/x", nil)
+		r.Header.Set("Origin", "https://admin.example.com")
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		r.Header.Set("Access-Control-Request-Headers", "traceparent,x-csrf")
+		rec := httptest.NewRecorder()
+		Handler([]string{"https://admin.example.com"}, tc.configured, next).ServeHTTP(rec, r)
+		allowed := map[string]bool{}
+		for _, h := range strings.Split(rec.Header().Get("Access-Control-Allow-Headers"), ",") {
+			allowed[strings.ToLower(strings.TrimSpace(h))] = true
+		}
+		for _, h := range tc.want {
+			if !allowed[h] {
+				t.Errorf("configured %q: %s not allowed (%q)", tc.configured, h, rec.Header().Get("Access-Control-Allow-Headers"))
+			}
+		}
+		for _, h := range tc.notWant {
+			if allowed[h] {
+				t.Errorf("configured %q: %s allowed", tc.configured, h)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"bff/internal/bfftest"
 	"bff/internal/bfftest/kit"
 	"bff/internal/telemetry"
+	"bff/internal/version"
 )
 
 func TestMetricsScrape(t *testing.T) {
@@ -41,6 +43,11 @@ func TestMetricsScrape(t *testing.T) {
 		`bff_upstream_duration_seconds_count{route="/api/"} 2`,
 		`bff_session_cookie_bytes_count 2`,
 		`bff_revocations_total{outcome="revoked"} 1`,
+		`bff_http_request_duration_seconds_count{code="2xx",route="/api/"} 2`,
+		`bff_http_request_duration_seconds_count{code="4xx",route="/api/"} 2`,
+		`bff_http_request_duration_seconds_bucket{code="3xx",route="/auth/callback",le="+Inf"} 1`,
+		`bff_http_requests_in_flight 0`,
+		`bff_build_info{goversion="` + runtime.Version() + `",version="` + version.String() + `"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {
@@ -91,8 +98,21 @@ func TestAccessLog(t *testing.T) {
 			t.Errorf("access log %s = %v, want %v", k, line[k], v)
 		}
 	}
-	if _, ok := line["duration"]; !ok {
-		t.Error("access log lacks duration")
+	if ms, ok := line["duration"].(float64); !ok || ms <= 0 || ms > 10_000 {
+		t.Errorf("access log duration %v (%T): want a number of milliseconds", line["duration"], line["duration"])
+	}
+	// Probes are logged at debug: an orchestrator asks every few seconds.
+	probes := 0
+	for _, l := range strings.Split(s.Logs.String(), "\n") {
+		if strings.Contains(l, `"route":"/healthz"`) {
+			probes++
+			if !strings.Contains(l, `"level":"DEBUG"`) {
+				t.Errorf("a probe's access-log line above debug: %s", l)
+			}
+		}
+	}
+	if probes == 0 {
+		t.Error("no access-log line for /healthz at debug level")
 	}
 	if strings.Contains(s.Logs.String(), "/api/orders/42") {
 		t.Error("the raw path reached the log; routes are named by prefix")

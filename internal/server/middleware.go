@@ -22,7 +22,7 @@ import (
 // security headers, CORS for listed origins, a deadline for the body, and
 // the refusal of targets that are not paths.
 func (s *Server) middleware(next http.Handler) http.Handler {
-	h := cors.Handler(s.cfg.CORSOrigins, onlyPaths(next))
+	h := cors.Handler(s.cfg.CORSOrigins, s.cfg.CORSHeaders, onlyPaths(next))
 	h = securityHeaders(s.cfg.PublicURL.Scheme == "https", h)
 	return readDeadline(s.timeouts.Body, h)
 }

@@ -76,7 +76,8 @@ type Server struct {
 	handler  http.Handler
 	auth     *oidc.Auth
 	metrics  *telemetry.Metrics
-	store    *redisstore.Store // nil without BFF_REDIS_URL
+	store    *redisstore.Store  // nil without BFF_REDIS_URL
+	tracing  *telemetry.Tracing // nil: tracing off
 	// clientAddr is the browser's address behind the trusted proxies, for
 	// the rate limiter and the upstream's X-Forwarded-For.
 	clientAddr func(*http.Request) netip.Addr
@@ -97,6 +98,9 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		s.store, shared = store, store
 	}
 	var err error
+	if s.tracing, err = newTracing(cfg.Tracing); err != nil {
+		return nil, err
+	}
 	s.auth, err = oidc.New(oidc.Config{
 		Issuer:        cfg.Issuer,
 		Discovery:     cfg.Discovery,
@@ -111,10 +115,10 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 		SessionIdle:   cfg.SessionIdle,
 		ExposeToken:   cfg.ExposeToken,
 		Keys:          cfg.CookieKeys,
-		HTTPClient:    idpClient(),
+		HTTPClient:    s.traceIdP(idpClient()),
 		Logger:        log,
 		Now:           o.Now,
-		Observer:      observer{s.metrics},
+		Observer:      observer{s.metrics, s.tracing},
 		IdPTimeout:    o.Timeouts.IdP,
 
 		MaxCookieChunks: cfg.MaxCookieChunks,
@@ -133,7 +137,7 @@ func New(cfg *config.Config, log *slog.Logger, o Options) (*Server, error) {
 			OwnsCookie:   s.auth.OwnsCookie,
 			PublicOrigin: cfg.PublicURL.String(),
 			ClientAddr:   s.clientAddr,
-			Transport:    s.metrics.Transport(upstreamTransport(o.Timeouts.UpstreamHeader), proxy.RouteOf),
+			Transport:    s.tracing.Transport("upstream", proxy.RouteOf, s.metrics.Transport(upstreamTransport(o.Timeouts.UpstreamHeader), proxy.RouteOf)),
 			Logger:       log,
 		})
 		if err != nil {
@@ -216,6 +220,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	s.shutdownTracing(shutdownCtx)
 	return nil
 }
 
@@ -256,8 +261,9 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 	// paths need a session. bff's own paths and the routes above match
 	// first, and keep their own rules.
 	mux.Handle("/", s.protect(s.static(o)))
-	h := s.middleware(mux)
-	return telemetry.AccessLog(s.log, s.metrics, routeName(routeOf), h)
+	name := routeName(routeOf)
+	h := s.tracing.Middleware(name, s.middleware(mux))
+	return telemetry.AccessLog(s.log, s.metrics, name, h)
 }
 
 func (s *Server) static(o Options) http.Handler {
@@ -288,8 +294,15 @@ func routeName(routeOf func(path string) string) func(*http.Request) string {
 	}
 }
 
-// observer passes oidc's events to the metrics, and a session's subject to
-// the request's access-log line.
-type observer struct{ *telemetry.Metrics }
+// observer passes oidc's events to the metrics, a session's subject to
+// the request's access-log line, and its spans to the tracer.
+type observer struct {
+	*telemetry.Metrics
+	tracing *telemetry.Tracing
+}
 
 func (observer) Subject(r *http.Request, subject string) { telemetry.NoteSubject(r, subject) }
+
+func (o observer) Span(ctx context.Context, name string) (context.Context, func(string)) {
+	return o.tracing.Span(ctx, name)
+}

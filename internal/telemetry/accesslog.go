@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"bff/internal/endpoint"
 )
 
 // RequestIDHeader carries a request's id: taken from the client or the load
@@ -15,11 +19,15 @@ import (
 // passed upstream so one id follows the request everywhere.
 const RequestIDHeader = "X-Request-Id"
 
+// accessMessage is the msg of every access-log line.
+const accessMessage = "request"
+
 type infoKey struct{}
 
 // info is what a request's handlers learn for its access-log line.
 type info struct {
 	subject string
+	trace   trace.TraceID // set by Tracing.Middleware, which runs inside AccessLog
 }
 
 func infoFrom(ctx context.Context) *info {
@@ -27,13 +35,17 @@ func infoFrom(ctx context.Context) *info {
 	return i
 }
 
-// AccessLog writes one line per request — method, route, status, duration,
-// request id and the hashed subject of its session — and counts the request.
-// route names the request for metrics and logs; it must return one of a
-// small, fixed set of values, never the raw path.
+// AccessLog writes one line per request — method, route, status, duration
+// in milliseconds, request id and the hashed subject of its session — and
+// counts the request. route names the request for metrics and logs; it
+// must return one of a small, fixed set of values, never the raw path.
+// The probes are logged at debug level: an orchestrator asks every few
+// seconds, and those lines would drown the rest.
 func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, next http.Handler) http.Handler {
+	fast, _ := log.Handler().(accessWriter)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		m.started()
 		id := r.Header.Get(RequestIDHeader)
 		if !saneRequestID(id) {
 			id = rand.Text()[:16]
@@ -50,20 +62,31 @@ func AccessLog(log *slog.Logger, m *Metrics, route func(*http.Request) string, n
 			status = http.StatusOK // the handler wrote nothing: net/http sends 200
 		}
 		name := route(r)
-		m.request(name, status)
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", name),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", id),
+		took := time.Since(start)
+		m.finished(name, status, took)
+		level := slog.LevelInfo
+		if name == endpoint.Health || name == endpoint.Ready {
+			level = slog.LevelDebug
 		}
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
+		line := accessLine{method: r.Method, route: name, status: status, took: took, requestID: id}
 		if i.subject != "" {
-			attrs = append(attrs, slog.String("sub_hash", SubjectHash(i.subject)))
+			line.subHash = SubjectHash(i.subject)
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		if i.trace.IsValid() {
+			line.traceID = i.trace.String()
+		}
+		if fast == nil || !fast.writeAccess(time.Now(), level, &line) {
+			log.LogAttrs(r.Context(), level, accessMessage, line.attrs()...)
+		}
 	})
 }
+
+// Milliseconds is how the access log writes a duration: milliseconds as a
+// number, to the microsecond.
+func Milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // NoteSubject records the subject of the session r carries, for r's
 // access-log line, which names it by [SubjectHash].

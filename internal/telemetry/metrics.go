@@ -8,12 +8,16 @@ package telemetry
 
 import (
 	"net/http"
-	"strconv"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"bff/internal/version"
 )
 
 // Metrics holds bff's collectors in a registry of its own, so nothing
@@ -21,6 +25,9 @@ import (
 type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	inFlight    atomic.Int64
+	series      sync.Map // route name -> *routeSeries
 	upstream    *prometheus.HistogramVec
 	logins      *prometheus.CounterVec
 	refreshes   *prometheus.CounterVec
@@ -38,10 +45,15 @@ func NewMetrics() *Metrics {
 			Name: "bff_http_requests_total",
 			Help: "Requests served, by route and status class.",
 		}, []string{"route", "code"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bff_http_request_duration_seconds",
+			Help:    "Time from a request's arrival to the end of its response, by route and status class.",
+			Buckets: durationBuckets,
+		}, []string{"route", "code"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bff_upstream_duration_seconds",
 			Help:    "Time from forwarding a request to the upstream's response headers, by route.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: durationBuckets,
 		}, []string{"route"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_logins_total",
@@ -65,10 +77,23 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768},
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.upstream, m.logins, m.refreshes, m.revocations, m.rejected, m.cookieBytes,
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bff_http_requests_in_flight",
+		Help: "Requests being served now.",
+	}, func() float64 { return float64(m.inFlight.Load()) })
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bff_build_info",
+		Help: "Always 1; its labels say which build is running.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version.String(), runtime.Version()).Set(1)
+	m.reg.MustRegister(m.requests, m.durations, inFlight, buildInfo, m.upstream, m.logins, m.refreshes, m.revocations, m.rejected, m.cookieBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// durationBuckets suit a proxy: most answers take milliseconds, a slow
+// upstream or IdP seconds.
+var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
@@ -83,8 +108,38 @@ func (m *Metrics) Revocation(outcome string)     { m.revocations.WithLabelValues
 func (m *Metrics) SessionRejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
 func (m *Metrics) SessionSealed(bytes int)       { m.cookieBytes.Observe(float64(bytes)) }
 
-func (m *Metrics) request(route string, status int) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
+// routeSeries are one route's request series by status class, looked up
+// once: a vector's label lookup on every request costs more than the
+// observation itself.
+type routeSeries [6]struct {
+	once     sync.Once
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// started and finished bracket a request: the gauge of requests in flight,
+// and the count and duration of each by route and status class.
+func (m *Metrics) started() { m.inFlight.Add(1) }
+
+func (m *Metrics) finished(route string, status int, d time.Duration) {
+	m.inFlight.Add(-1)
+	v, ok := m.series.Load(route)
+	if !ok {
+		v, _ = m.series.LoadOrStore(route, &routeSeries{})
+	}
+	class := status / 100
+	if class < 1 || class > 5 {
+		class = 0
+	}
+	s := &v.(*routeSeries)[class]
+	s.once.Do(func() {
+		s.count = m.requests.WithLabelValues(route, statusClasses[class])
+		s.duration = m.durations.WithLabelValues(route, statusClasses[class])
+	})
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // Transport measures each upstream round trip under the label route(req)
@@ -97,7 +152,3 @@ func (m *Metrics) Transport(next http.RoundTripper, route func(*http.Request) st
 		return resp, err
 	})
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -4,6 +4,7 @@ package telemetry
 
 import (
 	"net/http"
+	"time"
 )
 
 // Metrics in the WebAssembly (Cloudflare Worker) build counts nothing: a
@@ -26,7 +27,8 @@ func (m *Metrics) Revocation(string)      {}
 func (m *Metrics) SessionRejected(string) {}
 func (m *Metrics) SessionSealed(int)      {}
 
-func (m *Metrics) request(string, int) {}
+func (m *Metrics) started()                            {}
+func (m *Metrics) finished(string, int, time.Duration) {}
 
 // Transport is next: no round trip is measured.
 func (m *Metrics) Transport(next http.RoundTripper, _ func(*http.Request) string) http.RoundTripper {

@@ -52,7 +52,7 @@ func TestLoadReplicas(t *testing.T) {
 	for i := range browsers {
 		c, _ := bfftest.NewClient(t)
 		t.Cleanup(c.CloseIdleConnections)
-		logIn(t, c, s.OP, s.Front.URL)
+		bfftest.LogIn(t, c, s.OP, s.Front.URL)
 		browsers[i] = c
 	}
 	before := s.OP.Counts()
