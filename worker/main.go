@@ -130,8 +130,9 @@ func (w *worker) build(env js.Value) http.Handler {
 
 // unavailable refuses the settings that cannot work in a Worker, which has
 // no files, no listener of its own and no sockets for Go, rather than leave
-// them unheeded: BFF_STATIC_DIR, BFF_METRICS_LISTEN, BFF_REDIS_URL and the
-// _FILE form of each secret.
+// them unheeded: BFF_STATIC_DIR, BFF_METRICS_LISTEN, BFF_REDIS_URL, the
+// OTEL_* variables that turn tracing on, and the _FILE form of each
+// secret.
 // BFF_LISTEN and PORT mean nothing here and are ignored.
 func unavailable(getenv func(string) string) error {
 	var errs []error
@@ -143,6 +144,11 @@ func unavailable(getenv func(string) string) error {
 	}
 	if getenv("BFF_REDIS_URL") != "" || getenv("BFF_REDIS_URL_FILE") != "" {
 		errs = append(errs, errors.New("BFF_REDIS_URL: a Worker cannot reach Redis (docs/edge.md)"))
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"} {
+		if v := getenv(name); v != "" && v != "none" {
+			errs = append(errs, fmt.Errorf("%s: a Worker cannot export traces, which leave after their request (docs/edge.md)", name))
+		}
 	}
 	for _, v := range config.Variables() {
 		if v.Secret && getenv(v.Name+"_FILE") != "" {

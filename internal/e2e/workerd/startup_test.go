@@ -15,11 +15,12 @@ import (
 func TestWorkerStartup(t *testing.T) {
 	t.Run("bindings bff cannot use", func(t *testing.T) {
 		w := startRig(t, RigOptions{Env: map[string]string{
-			"BFF_COOKIE_KEYS":        "",
-			"BFF_CLIENT_SECRET":      "",
-			"BFF_CLIENT_SECRET_FILE": "/run/secrets/client-secret",
-			"BFF_METRICS_LISTEN":     ":9090",
-			"BFF_REDIS_URL":          "redis://127.0.0.1:6379",
+			"BFF_COOKIE_KEYS":             "",
+			"BFF_CLIENT_SECRET":           "",
+			"BFF_CLIENT_SECRET_FILE":      "/run/secrets/client-secret",
+			"BFF_METRICS_LISTEN":          ":9090",
+			"BFF_REDIS_URL":               "redis://127.0.0.1:6379",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
 		}})
 		client, _ := bfftest.NewClient(t)
 		for range 2 { // the isolate keeps answering
@@ -29,7 +30,7 @@ func TestWorkerStartup(t *testing.T) {
 			}
 		}
 		logs := w.Logs()
-		for _, name := range []string{"BFF_COOKIE_KEYS", "BFF_CLIENT_SECRET_FILE", "BFF_METRICS_LISTEN", "BFF_REDIS_URL"} {
+		for _, name := range []string{"BFF_COOKIE_KEYS", "BFF_CLIENT_SECRET_FILE", "BFF_METRICS_LISTEN", "BFF_REDIS_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 			if !strings.Contains(logs, name) {
 				t.Errorf("the log does not name %s:\n%s", name, logs)
 			}
