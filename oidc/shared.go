@@ -48,11 +48,10 @@ func endedSubjectKey(iss, sub string) string    { return sharedKey("end-sub", is
 // replica, by the IdP's back-channel logout of its IdP session, or of
 // every session of its subject that began before the logout was issued.
 func (a *Auth) ended(ctx context.Context, s *Session) (bool, error) {
-	keys := []string{endedSessionKey(s.ID), endedSubjectKey(a.cfg.Issuer, s.Subject)}
-	if s.idpSID != "" {
-		keys = append(keys, endedIdPSessionKey(a.cfg.Issuer, s.idpSID))
+	if s.endKeys == nil {
+		a.setEndKeys(s)
 	}
-	v, err := a.shared.GetCached(ctx, keys...)
+	v, err := a.shared.GetCached(ctx, s.endKeys...)
 	if err != nil {
 		return false, err
 	}
@@ -65,6 +64,16 @@ func (a *Auth) ended(ctx context.Context, s *Session) (bool, error) {
 		return err != nil || s.Created.Unix() <= before, nil
 	}
 	return false, nil
+}
+
+// setEndKeys names the records that would end s: its own logout, its
+// subject's back-channel logout and, when the IdP named one, its IdP
+// session's. Call it whenever s.ID, s.Subject or s.idpSID change.
+func (a *Auth) setEndKeys(s *Session) {
+	s.endKeys = []string{endedSessionKey(s.ID), endedSubjectKey(a.cfg.Issuer, s.Subject)}
+	if s.idpSID != "" {
+		s.endKeys = append(s.endKeys, endedIdPSessionKey(a.cfg.Issuer, s.idpSID))
+	}
 }
 
 // endSession records that s is over, for every replica, until it would

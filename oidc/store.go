@@ -98,6 +98,9 @@ func (a *Auth) open(ctx context.Context, sealed string) (*Session, bool, error) 
 		return nil, false, err
 	}
 	s.idpSID = sidClaim(s.IDToken)
+	if a.shared != nil {
+		a.setEndKeys(s)
+	}
 	a.opened.put(sealed, *s, current)
 	return s, current, nil
 }

@@ -17,7 +17,7 @@ import (
 func TestMain(m *testing.M) { bfftest.RedisMain(m) }
 
 // running starts a store on r and waits until it is ready.
-func running(t *testing.T, r *bfftest.Redis) *redisstore.Store {
+func running(t testing.TB, r *bfftest.Redis) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(r.URL, time.Second, nil)
 	if err != nil {
@@ -31,7 +31,7 @@ func running(t *testing.T, r *bfftest.Redis) *redisstore.Store {
 	return s
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -207,5 +207,22 @@ func TestGarbage(t *testing.T) {
 	}
 	if _, err := s.SetNX(ctx, "k", "v", time.Minute); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Errorf("SetNX: %v, want ErrUnavailable", err)
+	}
+}
+
+// BenchmarkGetCached is the revocation check of one request: three keys
+// that Redis has not invalidated, answered from the client-side cache.
+func BenchmarkGetCached(b *testing.B) {
+	s := running(b, bfftest.RedisDB(b))
+	ctx := context.Background()
+	keys := []string{"bff:end:a", "bff:end-sub:b", "bff:end-sid:c"}
+	if _, err := s.GetCached(ctx, keys...); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetCached(ctx, keys...); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

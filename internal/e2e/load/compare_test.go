@@ -22,6 +22,8 @@
 // the bare proxy in the same name with .bare added; bff must be built with
 // -tags bffprofile, as this tree's is), -load.traced
 // (also bff with tracing on, exporting to a receiver in this process),
+// -load.redis (also bff with BFF_REDIS_URL, against a redis-server the
+// test starts; the report gives its ratio to bff without Redis),
 // -load.others=NAME=PATH,... (other bff binaries beside it, such as the
 // last release's, measured in the same rounds) and -load.pin=false. A
 // profile reads with:
@@ -57,6 +59,7 @@ var (
 	loadTraced  = flag.Bool("load.traced", false, "TestLoadCompare: also measure bff with tracing on")
 	loadPin     = flag.Bool("load.pin", true, "TestLoadCompare: pin the server under test to CPU 1 and the rest to CPU 0")
 	loadOthers  = flag.String("load.others", "", "TestLoadCompare: comma-separated NAME=PATH of other bff binaries to measure beside it, with their defaults")
+	loadRedis   = flag.Bool("load.redis", false, "TestLoadCompare: also measure bff with BFF_REDIS_URL, against a redis-server this test starts")
 )
 
 // compareTarget is one column of the comparison.
@@ -133,6 +136,13 @@ func newCompareRig(t *testing.T, pin bfftest.ProcessOptions) *compareRig {
 		}))
 		t.Cleanup(collector.Close)
 		variants = append(variants, variant{"bff-traced", bin, map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.URL + "/v1/traces"}})
+	}
+	if *loadRedis {
+		// The same cookie session, now checked against Redis on every
+		// request (has it been logged out?): answered from the client-side
+		// cache, which is what this measures.
+		redis := bfftest.StartRedis(t)
+		variants = append(variants, variant{"bff-redis", bin, map[string]string{"BFF_REDIS_URL": redis.URL}})
 	}
 	for other := range strings.SplitSeq(*loadOthers, ",") {
 		if name, path, ok := strings.Cut(other, "="); ok {
@@ -284,6 +294,15 @@ func (rig *compareRig) report(workers, rounds int) string {
 		fmt.Fprintf(&sb, "%s/bare: req/s %s median %.3f (target >= 0.90: %s); p99 %s median %.2f (target <= 1.2: %s); bare/%s CPU per request %.3f\n",
 			tg.name, fmtRatios(rps), r, metVerdict(r >= 0.90), fmtRatios(p99), p, metVerdict(p <= 1.2),
 			tg.name, cpuPerRequest(bare).Seconds()/cpuPerRequest(tg).Seconds())
+	}
+	if withRedis, without := byName["bff-redis"], byName["bff"]; withRedis != nil && without != nil {
+		ratios := make([]float64, rounds)
+		for i := range rounds {
+			ratios[i] = withRedis.rounds[i].rps() / without.rounds[i].rps()
+		}
+		r := medianOf(ratios)
+		fmt.Fprintf(&sb, "bff-redis/bff: req/s %s median %.3f (target >= 0.95: %s); bff/bff-redis CPU per request %.3f\n",
+			fmtRatios(ratios), r, metVerdict(r >= 0.95), cpuPerRequest(without).Seconds()/cpuPerRequest(withRedis).Seconds())
 	}
 	fmt.Fprintf(&sb, "bare/direct req/s %.3f; bff responses that reset the session cookie: %d",
 		rps(bare)/rps(byName["direct"]), rig.session.updates.Load())

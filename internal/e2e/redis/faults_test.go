@@ -185,4 +185,30 @@ func TestSlowRedis(t *testing.T) {
 	if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
 		t.Errorf("Redis awake, a new session: %d, want 200", r.StatusCode)
 	}
+
+	// A session this replica has not checked yet needs a round trip, which
+	// a sleeping Redis does not answer: 503 at the store's 2 s deadline,
+	// not a hang.
+	newBrowser(t, s)
+	s.Login()
+	go func() {
+		_, err := redis.Do("DEBUG", "SLEEP", "5")
+		awake <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	began = time.Now()
+	r = s.API("/api/uncached")
+	took = time.Since(began)
+	wantStoreUnavailable(t, "a first read with Redis asleep", r)
+	if took > 3*time.Second {
+		t.Errorf("a first read with Redis asleep took %v, want the 2 s deadline", took)
+	}
+	t.Logf("a read the cache could not answer, Redis asleep, failed in %v", took.Round(time.Millisecond))
+	if err := <-awake; err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s, 0, http.StatusOK)
+	if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
+		t.Errorf("Redis awake again: %d, want 200", r.StatusCode)
+	}
 }
