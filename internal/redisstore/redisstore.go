@@ -62,6 +62,12 @@ func New(rawURL string, timeout time.Duration, log *slog.Logger) (*Store, error)
 		return nil, errors.New("redis: the URL does not parse")
 	}
 	opt.ForceSingleClient = true
+	// One pipelined connection, not rueidis's default four: bff's traffic
+	// is small, and with several, a read of keys that hash to different
+	// connections starts goroutines to read them in parallel, which costs
+	// more than the read itself when the cache answers it. One connection
+	// also means one client-side cache.
+	opt.PipelineMultiplex = -1
 	opt.ClientName = "bff"
 	opt.Dialer.Timeout = 2 * time.Second
 	opt.Dialer.KeepAlive = time.Second
