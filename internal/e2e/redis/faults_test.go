@@ -192,7 +192,7 @@ func TestSlowRedis(t *testing.T) {
 	newBrowser(t, s)
 	s.Login()
 	go func() {
-		_, err := redis.Do("DEBUG", "SLEEP", "5")
+		_, err := redis.Do("DEBUG", "SLEEP", "4")
 		awake <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
