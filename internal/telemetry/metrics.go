@@ -145,10 +145,16 @@ func (m *Metrics) finished(route string, status int, d time.Duration) {
 // Transport measures each upstream round trip under the label route(req)
 // gives it.
 func (m *Metrics) Transport(next http.RoundTripper, route func(*http.Request) string) http.RoundTripper {
+	var observers sync.Map // route name → prometheus.Observer, as in finished
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := next.RoundTrip(req)
-		m.upstream.WithLabelValues(route(req)).Observe(time.Since(start).Seconds())
+		name := route(req)
+		o, ok := observers.Load(name)
+		if !ok {
+			o, _ = observers.LoadOrStore(name, m.upstream.WithLabelValues(name))
+		}
+		o.(prometheus.Observer).Observe(time.Since(start).Seconds())
 		return resp, err
 	})
 }
