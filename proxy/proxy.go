@@ -163,16 +163,6 @@ func newRoute(r Route) (route, error) {
 	return rt, nil
 }
 
-// Patterns are the http.ServeMux patterns that must lead to the proxy:
-// each route's prefix ("/api/") and its bare form ("/api").
-func (p *Proxy) Patterns() []string {
-	var out []string
-	for _, rt := range p.routes {
-		out = append(out, rt.prefix, rt.bare)
-	}
-	return out
-}
-
 // Prefix returns the prefix of the route path falls under ("/api/"), or ""
 // when it falls under none. The longest matching prefix wins.
 func (p *Proxy) Prefix(path string) string {

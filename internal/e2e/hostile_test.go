@@ -718,6 +718,9 @@ func TestHostilePathParameters(t *testing.T) {
 		"/api/..;/admin", "/api/%2e%2e;/admin", "/api/..%3b/admin", "/api/.;/admin",
 		"/api/%2E%2e%3B/admin", "/api/.%2E;jsessionid=1/admin", "/api/x/..;x=1/..;/admin",
 		"/api/;/admin", "/api/x/%3b", "/api/..;", "/api/%2e;%2fadmin",
+		// Plain dot and empty segments, which http.ServeMux would clean
+		// and redirect before the proxy saw them.
+		"/api/../admin", "/api/./x", "/api//x", "/api/x/..",
 	} {
 		resp := r.MustSend(bfftest.RawRequest{Target: target, Headers: []string{"X-CSRF: 1", cookieLine(pairs...)}})
 		checkClean(t, resp, forbidden(r, sealed), false, http.StatusBadRequest)
