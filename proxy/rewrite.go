@@ -196,25 +196,34 @@ func privateCache(h http.Header) {
 	h["Cache-Control"] = []string{strings.Join(dirs, ", ")}
 }
 
-// mergeHeaders adds src to dst. Set-Cookie and Vary lines are added to
-// dst's; any other header of src replaces dst's when replace is true, and
-// is added only where dst has none when it is false. Either way a header
-// has one source's values, never both: a browser that sees two
-// X-Frame-Options or two Strict-Transport-Security honours neither.
-func mergeHeaders(dst, src http.Header, replace bool) {
+// mergeHeaders adds src to dst: one is what bff set on the response
+// before proxying, the other the upstream's, and srcUpstream says which.
+// Set-Cookie and Vary lines add up. Strict-Transport-Security is bff's
+// when bff set one: it covers the whole origin, and one API must not
+// weaken it (max-age=0 would switch it off). Any other header is the
+// upstream's when it sent one. The security headers then keep only their
+// first value: a browser that sees two X-Frame-Options or two
+// Strict-Transport-Security honours neither.
+func mergeHeaders(dst, src http.Header, srcUpstream bool) {
 	for name, values := range src {
-		switch {
-		case name == "Set-Cookie" || name == "Vary":
+		if name == "Set-Cookie" || name == "Vary" {
 			dst[name] = append(dst[name], values...)
-		case replace:
+			continue
+		}
+		upstreamWins := name != "Strict-Transport-Security"
+		if _, inDst := dst[name]; !inDst || srcUpstream == upstreamWins {
 			dst[name] = values
-		default:
-			if _, ok := dst[name]; !ok {
-				dst[name] = values
-			}
+		}
+	}
+	for _, name := range oneValue {
+		if v := dst[name]; len(v) > 1 {
+			dst[name] = v[:1]
 		}
 	}
 }
+
+// oneValue are the headers a browser ignores when they come twice.
+var oneValue = [...]string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Strict-Transport-Security"}
 
 // proxyError is the ReverseProxy's ErrorHandler: the upstream could not be
 // reached, reset the connection, or sent no headers in time. The cause goes
