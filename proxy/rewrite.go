@@ -41,18 +41,27 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // dropClientForwarding removes every header through which a client could
 // tell the upstream where a request came from or what it asked for:
 // upstreams and the frameworks in them believe these, and only bff may say.
+// A name with "_" goes when it would be one of them with "-": CGI-style
+// stacks (Rack, WSGI) read X_Forwarded_For as X-Forwarded-For.
 func dropClientForwarding(h http.Header) {
 	for name := range h {
-		if strings.HasPrefix(name, "X-Forwarded-") {
+		key := name
+		if strings.IndexByte(name, '_') >= 0 {
+			key = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		}
+		if strings.HasPrefix(key, "X-Forwarded-") || clientForwarding(key) {
 			delete(h, name)
 		}
 	}
-	for _, name := range []string{
-		"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
-		"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url",
-	} {
-		delete(h, name)
+}
+
+func clientForwarding(name string) bool {
+	switch name {
+	case "Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+		"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url":
+		return true
 	}
+	return false
 }
 
 // target joins the request path after the prefix onto the upstream path
