@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"bff/internal/clientip"
 	"bff/internal/policy"
 	"bff/internal/problem"
 )
@@ -96,7 +97,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:        cfg.Logger,
 	}
 	if p.clientAddr == nil {
-		p.clientAddr = peerAddr
+		p.clientAddr = clientip.New(nil).IP // the TCP peer
 	}
 	if p.tokenError == nil {
 		p.tokenError = func(w http.ResponseWriter, _ error) {
@@ -259,15 +260,6 @@ func forwardedMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// peerAddr is the request's TCP peer.
-func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // upgrade returns the protocol a request asks to switch to, or "". Like

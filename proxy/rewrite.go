@@ -136,7 +136,7 @@ func (p *Proxy) filterResponse(res *http.Response) error {
 		}
 	}
 	for _, name := range dropOwnCookies(res.Header, p.ownsCookie) {
-		p.log.Warn("proxy: dropped upstream Set-Cookie", "route", routePrefix(res.Request), "cookie", name)
+		p.log.Warn("proxy: dropped upstream Set-Cookie", "route", RouteOf(res.Request), "cookie", name)
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// ReverseProxy writes a 101 itself, from res.Header, on the
@@ -243,21 +243,18 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if ctx.Err() != nil {
 		// The browser went away, which cancelled the upstream request.
-		p.log.DebugContext(ctx, "proxy: client went away", "route", routePrefix(r), "method", r.Method, "err", err)
+		p.log.DebugContext(ctx, "proxy: client went away", "route", RouteOf(r), "method", r.Method, "err", err)
 		w.WriteHeader(statusClientClosed)
 		return
 	}
-	p.log.WarnContext(ctx, "proxy: upstream failed", "route", routePrefix(r), "upstream", r.URL.Host, "method", r.Method, "err", err)
+	p.log.WarnContext(ctx, "proxy: upstream failed", "route", RouteOf(r), "upstream", r.URL.Host, "method", r.Method, "err", err)
 	problem.Write(w, http.StatusBadGateway, "Bad gateway", "The upstream service did not respond.")
 }
 
 // RouteOf names the route of an outgoing upstream request by its prefix,
-// e.g. "/api/", or "" for a request that did not come through a Proxy. A
-// Transport wrapper uses it to label upstream metrics.
-func RouteOf(r *http.Request) string { return routePrefix(r) }
-
-// routePrefix names the route of an outgoing request for the log.
-func routePrefix(r *http.Request) string {
+// e.g. "/api/", or "" for a request that did not come through a Proxy:
+// for the log, and for a Transport wrapper to label upstream metrics.
+func RouteOf(r *http.Request) string {
 	if r == nil {
 		return ""
 	}
