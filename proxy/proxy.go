@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"bff/internal/clientip"
 	"bff/internal/policy"
 	"bff/internal/problem"
 )
@@ -96,7 +97,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:        cfg.Logger,
 	}
 	if p.clientAddr == nil {
-		p.clientAddr = peerAddr
+		p.clientAddr = clientip.New(nil).IP // the TCP peer
 	}
 	if p.tokenError == nil {
 		p.tokenError = func(w http.ResponseWriter, _ error) {
@@ -161,16 +162,6 @@ func newRoute(r Route) (route, error) {
 		upPath:   cmp.Or(u.Path, "/"),
 	}
 	return rt, nil
-}
-
-// Patterns are the http.ServeMux patterns that must lead to the proxy:
-// each route's prefix ("/api/") and its bare form ("/api").
-func (p *Proxy) Patterns() []string {
-	var out []string
-	for _, rt := range p.routes {
-		out = append(out, rt.prefix, rt.bare)
-	}
-	return out
 }
 
 // Prefix returns the prefix of the route path falls under ("/api/"), or ""
@@ -269,15 +260,6 @@ func forwardedMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// peerAddr is the request's TCP peer.
-func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // upgrade returns the protocol a request asks to switch to, or "". Like

@@ -288,6 +288,9 @@ func TestRequestHeaders(t *testing.T) {
 		"X-Cluster-Client-Ip": {"6.6.6.6"},
 		"X-Original-Url":      {"/admin"},
 		"X-Rewrite-Url":       {"/admin"},
+		"X_forwarded_for":     {"6.6.6.6"},
+		"X_real_ip":           {"6.6.6.6"},
+		"X-forwarded_host":    {"evil.test"},
 		"Accept":              {"application/json"},
 		"X-Request-Id":        {"abc"},
 		"Connection":          {"X-Hop"},
@@ -313,7 +316,7 @@ func TestRequestHeaders(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Real-Ip", "True-Client-Ip",
-		"X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url"} {
+		"X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url", "X_forwarded_for", "X_real_ip", "X-Forwarded_host"} {
 		if v, ok := e.Header[name]; ok {
 			t.Errorf("the client's %s %q reached the upstream", name, v)
 		}

@@ -60,16 +60,35 @@ var securityHeaders = []string{"X-Content-Type-Options", "Referrer-Policy", "X-F
 
 // TestSecurityHeadersOnce: when the upstream sends its own security
 // headers, the browser still gets one value of each (two X-Frame-Options
-// or two HSTS values make a browser honour neither), and a Set-Cookie of
-// bff's own (a resealed session) survives next to the upstream's.
+// or two HSTS values make a browser honour neither), the upstream's first
+// except for HSTS, where bff's own stands (an API must not weaken HSTS for
+// the whole origin), and a Set-Cookie of bff's own (a resealed session)
+// survives next to the upstream's.
 func TestSecurityHeadersOnce(t *testing.T) {
-	for _, upstreamSends := range []bool{false, true} {
+	const bffHSTS = "max-age=63072000; includeSubDomains"
+	for _, tc := range []struct {
+		name     string
+		upstream http.Header
+		frame    string // the X-Frame-Options the browser gets
+	}{
+		{"upstream sends none", nil, "DENY"},
+		{"upstream sends one of each", http.Header{
+			"X-Content-Type-Options":    {"nosniff"},
+			"Referrer-Policy":           {"same-origin"},
+			"X-Frame-Options":           {"SAMEORIGIN"},
+			"Strict-Transport-Security": {"max-age=300"},
+		}, "SAMEORIGIN"},
+		{"upstream sends two of each", http.Header{
+			"X-Content-Type-Options":    {"nosniff", "nosniff"},
+			"Referrer-Policy":           {"same-origin", "unsafe-url"},
+			"X-Frame-Options":           {"SAMEORIGIN", "DENY"},
+			"Strict-Transport-Security": {"max-age=300", "max-age=0"},
+		}, "SAMEORIGIN"},
+		{"upstream switches HSTS off", http.Header{"Strict-Transport-Security": {"max-age=0"}}, "DENY"},
+	} {
 		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if upstreamSends {
-				w.Header().Set("X-Content-Type-Options", "nosniff")
-				w.Header().Set("Referrer-Policy", "same-origin")
-				w.Header().Set("X-Frame-Options", "SAMEORIGIN")
-				w.Header().Set("Strict-Transport-Security", "max-age=300")
+			for name, values := range tc.upstream {
+				w.Header()[name] = values
 			}
 			w.Header().Add("Set-Cookie", "cart=3")
 		}))
@@ -83,17 +102,53 @@ func TestSecurityHeadersOnce(t *testing.T) {
 		res.Body.Close()
 		for _, name := range securityHeaders {
 			if got := res.Header[name]; len(got) != 1 {
-				t.Errorf("upstream sends its own: %v; %s = %q, want exactly one value", upstreamSends, name, got)
+				t.Errorf("%s: %s = %q, want exactly one value", tc.name, name, got)
 			}
 		}
-		if got := res.Header.Get("X-Frame-Options"); upstreamSends && got != "SAMEORIGIN" || !upstreamSends && got != "DENY" {
-			t.Errorf("upstream sends its own: %v; X-Frame-Options %q", upstreamSends, got)
+		if got := res.Header.Get("X-Frame-Options"); got != tc.frame {
+			t.Errorf("%s: X-Frame-Options %q, want %q", tc.name, got, tc.frame)
+		}
+		if got := res.Header.Get("Strict-Transport-Security"); got != bffHSTS {
+			t.Errorf("%s: Strict-Transport-Security %q, want bff's %q", tc.name, got, bffHSTS)
 		}
 		if got := res.Header["Set-Cookie"]; !slices.Contains(got, "cart=3") || !slices.ContainsFunc(got, isResealed) {
-			t.Errorf("Set-Cookie %q, want the upstream's and bff's", got)
+			t.Errorf("%s: Set-Cookie %q, want the upstream's and bff's", tc.name, got)
 		}
 		front.Close()
 		up.Close()
+	}
+}
+
+// TestMergeHeaders: the final response (bff's headers the target) and a
+// WebSocket's 101 (the upstream's the target) settle the security headers
+// alike, and without an HSTS of bff's own (plain http) the upstream's
+// first stands.
+func TestMergeHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		bff, upstream http.Header
+		want          http.Header
+	}{
+		{"bff sets no HSTS",
+			http.Header{"X-Frame-Options": {"DENY"}},
+			http.Header{"Strict-Transport-Security": {"max-age=300", "max-age=0"}},
+			http.Header{"X-Frame-Options": {"DENY"}, "Strict-Transport-Security": {"max-age=300"}}},
+		{"upstream sends two and max-age=0",
+			http.Header{"X-Frame-Options": {"DENY"}, "Strict-Transport-Security": {"max-age=63072000"}},
+			http.Header{"X-Frame-Options": {"SAMEORIGIN", "DENY"}, "Strict-Transport-Security": {"max-age=0"}},
+			http.Header{"X-Frame-Options": {"SAMEORIGIN"}, "Strict-Transport-Security": {"max-age=63072000"}}},
+	} {
+		final := tc.bff.Clone()
+		mergeHeaders(final, tc.upstream.Clone(), true)
+		switching := tc.upstream.Clone()
+		mergeHeaders(switching, tc.bff.Clone(), false)
+		for _, got := range []http.Header{final, switching} {
+			for _, name := range securityHeaders {
+				if !slices.Equal(got[name], tc.want[name]) {
+					t.Errorf("%s: %s = %q, want %q", tc.name, name, got[name], tc.want[name])
+				}
+			}
+		}
 	}
 }
 

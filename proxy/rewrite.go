@@ -41,18 +41,27 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // dropClientForwarding removes every header through which a client could
 // tell the upstream where a request came from or what it asked for:
 // upstreams and the frameworks in them believe these, and only bff may say.
+// A name with "_" goes when it would be one of them with "-": CGI-style
+// stacks (Rack, WSGI) read X_Forwarded_For as X-Forwarded-For.
 func dropClientForwarding(h http.Header) {
 	for name := range h {
-		if strings.HasPrefix(name, "X-Forwarded-") {
+		key := name
+		if strings.IndexByte(name, '_') >= 0 {
+			key = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		}
+		if strings.HasPrefix(key, "X-Forwarded-") || clientForwarding(key) {
 			delete(h, name)
 		}
 	}
-	for _, name := range []string{
-		"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
-		"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url",
-	} {
-		delete(h, name)
+}
+
+func clientForwarding(name string) bool {
+	switch name {
+	case "Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+		"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url":
+		return true
 	}
+	return false
 }
 
 // target joins the request path after the prefix onto the upstream path
@@ -127,7 +136,7 @@ func (p *Proxy) filterResponse(res *http.Response) error {
 		}
 	}
 	for _, name := range dropOwnCookies(res.Header, p.ownsCookie) {
-		p.log.Warn("proxy: dropped upstream Set-Cookie", "route", routePrefix(res.Request), "cookie", name)
+		p.log.Warn("proxy: dropped upstream Set-Cookie", "route", RouteOf(res.Request), "cookie", name)
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// ReverseProxy writes a 101 itself, from res.Header, on the
@@ -196,25 +205,34 @@ func privateCache(h http.Header) {
 	h["Cache-Control"] = []string{strings.Join(dirs, ", ")}
 }
 
-// mergeHeaders adds src to dst. Set-Cookie and Vary lines are added to
-// dst's; any other header of src replaces dst's when replace is true, and
-// is added only where dst has none when it is false. Either way a header
-// has one source's values, never both: a browser that sees two
-// X-Frame-Options or two Strict-Transport-Security honours neither.
-func mergeHeaders(dst, src http.Header, replace bool) {
+// mergeHeaders adds src to dst: one is what bff set on the response
+// before proxying, the other the upstream's, and srcUpstream says which.
+// Set-Cookie and Vary lines add up. Strict-Transport-Security is bff's
+// when bff set one: it covers the whole origin, and one API must not
+// weaken it (max-age=0 would switch it off). Any other header is the
+// upstream's when it sent one. The security headers then keep only their
+// first value: a browser that sees two X-Frame-Options or two
+// Strict-Transport-Security honours neither.
+func mergeHeaders(dst, src http.Header, srcUpstream bool) {
 	for name, values := range src {
-		switch {
-		case name == "Set-Cookie" || name == "Vary":
+		if name == "Set-Cookie" || name == "Vary" {
 			dst[name] = append(dst[name], values...)
-		case replace:
+			continue
+		}
+		upstreamWins := name != "Strict-Transport-Security"
+		if _, inDst := dst[name]; !inDst || srcUpstream == upstreamWins {
 			dst[name] = values
-		default:
-			if _, ok := dst[name]; !ok {
-				dst[name] = values
-			}
+		}
+	}
+	for _, name := range oneValue {
+		if v := dst[name]; len(v) > 1 {
+			dst[name] = v[:1]
 		}
 	}
 }
+
+// oneValue are the headers a browser ignores when they come twice.
+var oneValue = [...]string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Strict-Transport-Security"}
 
 // proxyError is the ReverseProxy's ErrorHandler: the upstream could not be
 // reached, reset the connection, or sent no headers in time. The cause goes
@@ -225,21 +243,18 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if ctx.Err() != nil {
 		// The browser went away, which cancelled the upstream request.
-		p.log.DebugContext(ctx, "proxy: client went away", "route", routePrefix(r), "method", r.Method, "err", err)
+		p.log.DebugContext(ctx, "proxy: client went away", "route", RouteOf(r), "method", r.Method, "err", err)
 		w.WriteHeader(statusClientClosed)
 		return
 	}
-	p.log.WarnContext(ctx, "proxy: upstream failed", "route", routePrefix(r), "upstream", r.URL.Host, "method", r.Method, "err", err)
+	p.log.WarnContext(ctx, "proxy: upstream failed", "route", RouteOf(r), "upstream", r.URL.Host, "method", r.Method, "err", err)
 	problem.Write(w, http.StatusBadGateway, "Bad gateway", "The upstream service did not respond.")
 }
 
 // RouteOf names the route of an outgoing upstream request by its prefix,
-// e.g. "/api/", or "" for a request that did not come through a Proxy. A
-// Transport wrapper uses it to label upstream metrics.
-func RouteOf(r *http.Request) string { return routePrefix(r) }
-
-// routePrefix names the route of an outgoing request for the log.
-func routePrefix(r *http.Request) string {
+// e.g. "/api/", or "" for a request that did not come through a Proxy:
+// for the log, and for a Transport wrapper to label upstream metrics.
+func RouteOf(r *http.Request) string {
 	if r == nil {
 		return ""
 	}

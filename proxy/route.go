@@ -97,8 +97,7 @@ func parseEntry(entry string) (Route, error) {
 }
 
 // normalizePrefix checks p and adds the trailing slash if it is missing.
-// The rules make a prefix match a path exactly as the browser writes it,
-// and keep it usable as an http.ServeMux pattern.
+// The rules make a prefix match a path exactly as the browser writes it.
 func normalizePrefix(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
 		return "", errors.New("prefix must start with '/'")

@@ -15,8 +15,7 @@ import (
 //
 // On a 1xx it sends the upstream's headers alone, without any Set-Cookie
 // of bff's own names; on the final status it merges the upstream's into
-// bff's, the upstream's values winning except for Set-Cookie and Vary,
-// which add up. Unwrap lets flushes (event streams) and hijacks
+// bff's as [mergeHeaders] says. Unwrap lets flushes (event streams) and hijacks
 // (WebSockets) through.
 type responseWriter struct {
 	http.ResponseWriter

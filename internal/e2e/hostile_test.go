@@ -626,6 +626,10 @@ func TestHostileHeadersToUpstream(t *testing.T) {
 			"X-Real-IP: 6.6.6.6", "True-Client-IP: 6.6.6.6", "X-Client-IP: 6.6.6.6", "CF-Connecting-IP: 6.6.6.6",
 			"Fastly-Client-IP: 6.6.6.6", "X-Cluster-Client-IP: 6.6.6.6", "X-Original-URL: /admin", "X-Rewrite-URL: /admin",
 			cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, "theme=dark"},
+		// CGI-style stacks (Rack, WSGI) read "_" as "-".
+		{"underscore spellings", []string{"X_Forwarded_For: 6.6.6.6", "X_forwarded_host: evil.example", "X_Real_IP: 6.6.6.6",
+			"Cf_Connecting_Ip: 6.6.6.6", "X_Original_URL: /admin", "X-Forwarded_Prefix: /admin",
+			cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, "theme=dark"},
 		// The client may declare headers hop-by-hop: Cookie goes, the
 		// token bff adds afterwards must not.
 		{"Connection names the token and the cookies", []string{"Connection: Authorization, Cookie, X-CSRF", cookieLine(slices.Concat(pairs, []string{"theme=dark"})...)}, ""},
@@ -718,6 +722,9 @@ func TestHostilePathParameters(t *testing.T) {
 		"/api/..;/admin", "/api/%2e%2e;/admin", "/api/..%3b/admin", "/api/.;/admin",
 		"/api/%2E%2e%3B/admin", "/api/.%2E;jsessionid=1/admin", "/api/x/..;x=1/..;/admin",
 		"/api/;/admin", "/api/x/%3b", "/api/..;", "/api/%2e;%2fadmin",
+		// Plain dot and empty segments, which http.ServeMux would clean
+		// and redirect before the proxy saw them.
+		"/api/../admin", "/api/./x", "/api//x", "/api/x/..",
 	} {
 		resp := r.MustSend(bfftest.RawRequest{Target: target, Headers: []string{"X-CSRF: 1", cookieLine(pairs...)}})
 		checkClean(t, resp, forbidden(r, sealed), false, http.StatusBadRequest)

@@ -15,8 +15,10 @@ import (
 )
 
 // CSRFHeader is the header, with the value "1", that every request
-// JavaScript makes to a session-bearing endpoint must carry.
-const CSRFHeader = "X-CSRF"
+// JavaScript makes to a session-bearing endpoint must carry. Header names
+// are case-insensitive; this is the canonical form, which http.Header
+// looks up without allocating ("X-CSRF" costs one allocation per lookup).
+const CSRFHeader = "X-Csrf"
 
 // CheckCSRF reports whether r carries "X-CSRF: 1" and, when it does not,
 // answers 403. It is the CSRF defence for every endpoint JavaScript calls:

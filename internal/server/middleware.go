@@ -94,7 +94,8 @@ func writeStatus(w http.ResponseWriter, status int, msg string) {
 }
 
 // securityHeaders sets what every response bff itself writes should carry.
-// Proxied responses get them too; an upstream's own values win.
+// Proxied responses get them too; an upstream's own values win, except
+// over Strict-Transport-Security, which covers the whole origin.
 func securityHeaders(https bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -104,18 +105,6 @@ func securityHeaders(https bool, next http.Handler) http.Handler {
 		if https {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withCSP sets a Content-Security-Policy on every response of next; an
-// empty policy sets none.
-func withCSP(policy string, next http.Handler) http.Handler {
-	if policy == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", policy)
 		next.ServeHTTP(w, r)
 	})
 }

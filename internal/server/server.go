@@ -247,23 +247,36 @@ func (s *Server) routes(routes *proxy.Proxy, o Options) http.Handler {
 			writeStatus(w, http.StatusOK, "ready")
 		}
 	})
-	routeOf := func(string) string { return "" }
-	if routes != nil {
-		for _, pattern := range routes.Patterns() {
-			mux.Handle(pattern, routes)
-		}
-		routeOf = routes.Prefix
-	}
 	for pattern, h := range o.Mounts {
 		mux.Handle(pattern, h)
 	}
 	// Everything else is a page of the SPA; pages under the protected
-	// paths need a session. bff's own paths and the routes above match
-	// first, and keep their own rules.
+	// paths need a session. bff's own paths and the routes match first,
+	// and keep their own rules.
 	mux.Handle("/", s.protect(s.static(o)))
+	routeOf := func(string) string { return "" }
+	var table http.Handler = mux
+	if routes != nil {
+		routeOf = routes.Prefix
+		table = toRoutes(routes, mux)
+	}
 	name := routeName(routeOf)
-	h := s.tracing.Middleware(name, s.middleware(mux))
+	h := s.tracing.Middleware(name, s.middleware(table))
 	return telemetry.AccessLog(s.log, s.metrics, name, h)
+}
+
+// toRoutes sends every request whose path is under a route prefix to the
+// proxy, and the rest to mux. The proxy must see such a path exactly as
+// the client wrote it: http.ServeMux would clean "/api/../admin" and
+// redirect to "/admin", where the proxy refuses the path with 400.
+func toRoutes(routes *proxy.Proxy, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if routes.Prefix(r.URL.Path) != "" {
+			routes.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) static(o Options) http.Handler {
