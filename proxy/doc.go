@@ -52,7 +52,9 @@
 // header through which a client could say where a request came from or
 // what it asked for (Forwarded, any X-Forwarded-*, X-Real-IP,
 // True-Client-IP, X-Client-IP, CF-Connecting-IP, Fastly-Client-IP,
-// X-Cluster-Client-IP, X-Original-URL, X-Rewrite-URL) is dropped, and bff
+// X-Cluster-Client-IP, X-Original-URL, X-Rewrite-URL) is dropped, also
+// when spelled with '_' for '-' (X_Forwarded_For), which CGI-style stacks
+// read as the dashed name, and bff
 // sets its own: X-Forwarded-For is the client as [Config.ClientAddr]
 // resolves it (through the trusted proxies), X-Forwarded-Host and
 // X-Forwarded-Proto come from [Config.PublicOrigin], never from the
@@ -76,9 +78,12 @@
 //     one user's answer for everyone.
 //   - The headers bff set before proxying (security headers, a resealed
 //     session cookie, the request id) are merged in at the final status:
-//     Set-Cookie and Vary add up, and for anything else the upstream's
-//     value replaces bff's, so a browser never sees two X-Frame-Options or
-//     two Strict-Transport-Security values (it would honour neither).
+//     Set-Cookie and Vary add up; for anything else the upstream's value
+//     replaces bff's, except Strict-Transport-Security, where bff's own
+//     stays when it set one (it covers the whole origin, and one API must
+//     not switch it off). X-Content-Type-Options, Referrer-Policy,
+//     X-Frame-Options and Strict-Transport-Security keep only their first
+//     value: a browser that sees two honours neither.
 //   - An informational response (103 Early Hints) carries the upstream's
 //     headers alone, filtered like the final response's; bff's own wait for
 //     the final one, which is where a refreshed session must arrive.
