@@ -92,7 +92,7 @@ func Load(getenv func(string) string) (*Config, error) {
 			raw = v.Default
 		}
 		if err := v.parse(c, raw, getenv); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+			errs = append(errs, named(v.Name, err))
 		}
 	}
 	errs = append(errs, c.check()...)
@@ -100,6 +100,21 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// named prefixes err with the variable's name, and each of its errors
+// when it joins several, so that every line of the message says which
+// variable it is about.
+func named(name string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, named(name, e))
+	}
+	return errors.Join(errs...)
 }
 
 // check validates what one variable alone cannot: how they fit together.
