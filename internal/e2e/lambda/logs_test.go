@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"bff/internal/bfftest"
 	"bff/internal/telemetry"
 )
 
@@ -17,27 +16,19 @@ import (
 // frozen as soon as the result is back, for longer than any flush
 // interval, and the line must reach the output meanwhile.
 func TestFunctionURLLogsEachInvocation(t *testing.T) {
-	t.Parallel()
-	bin := bfftest.Build(t)
-	for _, mode := range []struct {
-		name     string
-		buffered bool
-	}{{"RESPONSE_STREAM", false}, {"BUFFERED", true}} {
-		t.Run(mode.name, func(t *testing.T) {
-			t.Parallel()
-			f := deploy(t, bin, options{Buffered: mode.buffered, Discovery: true})
-			f.get(t, "/healthz") // the cold start, logged apart
-			r := f.get(t, "/no-such-page")
-			thaw := f.Lambda.Freeze(t)
-			id := r.Header.Get(telemetry.RequestIDHeader)
-			if r.StatusCode != http.StatusNotFound || id == "" {
-				t.Fatalf("%d, request id %q; want 404 and an id", r.StatusCode, id)
-			}
-			f.Lambda.WaitFor(t, regexp.MustCompile(`"msg":"request".*"request_id":"`+regexp.QuoteMeta(id)+`"`), 3*time.Second)
-			thaw()
-			if r := f.get(t, "/healthz"); r.StatusCode != http.StatusOK {
-				t.Errorf("after the freeze: %d", r.StatusCode)
-			}
-		})
-	}
+	eachMode(t, func(t *testing.T, bin string, buffered bool) {
+		f := deploy(t, bin, options{Buffered: buffered, Discovery: true})
+		f.get(t, "/healthz") // the cold start, logged apart
+		r := f.get(t, "/no-such-page")
+		thaw := f.Lambda.Freeze(t)
+		id := r.Header.Get(telemetry.RequestIDHeader)
+		if r.StatusCode != http.StatusNotFound || id == "" {
+			t.Fatalf("%d, request id %q; want 404 and an id", r.StatusCode, id)
+		}
+		f.Lambda.WaitFor(t, regexp.MustCompile(`"msg":"request".*"request_id":"`+regexp.QuoteMeta(id)+`"`), 3*time.Second)
+		thaw()
+		if r := f.get(t, "/healthz"); r.StatusCode != http.StatusOK {
+			t.Errorf("after the freeze: %d", r.StatusCode)
+		}
+	})
 }
