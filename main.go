@@ -97,8 +97,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	// Access-log lines are written in chunks, at least every second and
-	// when serve returns, after the last request has drained.
-	logs := telemetry.NewLogBuffer(stdout, 32<<10, time.Second)
+	// when serve returns, after the last request has drained. Lambda
+	// freezes the process between invocations, timers and all, and may end
+	// it without a signal: there each line goes out as it is logged, before
+	// its invocation's result is complete.
+	lambda := getenv("AWS_LAMBDA_RUNTIME_API") != "" // started by the Lambda runtime
+	chunk, interval := 32<<10, time.Second
+	if lambda {
+		chunk, interval = 0, 0
+	}
+	logs := telemetry.NewLogBuffer(stdout, chunk, interval)
 	defer logs.Close()
 	log := slog.New(telemetry.NewLogHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	telemetry.LogErrors(log)
@@ -106,7 +114,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	if getenv("AWS_LAMBDA_RUNTIME_API") != "" { // started by the Lambda runtime
+	if lambda {
 		return srv.RunLambda(ctx)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -13,15 +13,18 @@ import (
 	"net/http"
 	"net/url"
 	"syscall/js"
+
+	"bff/internal/handlerpanic"
 )
 
 // newRequest turns a fetch event's Request, whose body worker.mjs has read
 // into body (a Uint8Array, or null), into the server-side request
 // net/http would have parsed off the wire.
 func newRequest(request, body js.Value) (*http.Request, error) {
+	// url's errors quote the URL, and with it the query: none is kept.
 	full, err := url.Parse(request.Get("url").String())
 	if err != nil {
-		return nil, fmt.Errorf("request url: %w", err)
+		return nil, errors.New("request url: not one Go can parse")
 	}
 	var rd io.Reader = http.NoBody
 	var n int
@@ -33,12 +36,12 @@ func newRequest(request, body js.Value) (*http.Request, error) {
 	}
 	r, err := http.NewRequestWithContext(context.Background(), request.Get("method").String(), full.String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("request: %w", err)
+		return nil, errors.New("request: not one net/http can make")
 	}
 	// A server sees the target as sent, not the absolute URL.
 	r.RequestURI = full.RequestURI()
 	if r.URL, err = url.ParseRequestURI(r.RequestURI); err != nil {
-		return nil, fmt.Errorf("request target: %w", err)
+		return nil, errors.New("request target: not one Go can parse")
 	}
 	r.Host = full.Host
 	r.ContentLength = int64(n)
@@ -84,6 +87,7 @@ type responseWriter struct {
 	sent    bool     // the Response is out
 	stream  js.Value // the body's writer once streaming
 	err     error    // the stream's sticky error
+	aborted bool     // the stream was errored, not closed
 }
 
 // streamAfter is how much of a body is buffered before it streams.
@@ -95,7 +99,24 @@ func newResponseWriter(resolve js.Value, head bool, enter func()) *responseWrite
 
 func (w *responseWriter) Header() http.Header { return w.header }
 
-func (w *responseWriter) committed() bool { return w.status != 0 }
+// recovered answers a handler's panic as net/http's server would. Before
+// the Response is out, what was written is dropped for a problem; once it
+// streams, the stream is errored, so that the browser sees a failed
+// response rather than a short one that looks complete.
+func (w *responseWriter) recovered(v any) {
+	if !w.sent {
+		w.header, w.status = make(http.Header), 0
+		w.buf.Reset()
+		handlerpanic.Answer(slog.Default(), v, w)
+		return
+	}
+	handlerpanic.Log(slog.Default(), v)
+	w.aborted = true
+	if w.stream.Truthy() && w.err == nil {
+		w.enter()
+		_, _ = await(w.stream.Call("abort", js.Global().Get("Error").New("bff: the response was cut short")))
+	}
+}
 
 func (w *responseWriter) WriteHeader(code int) {
 	// A Worker cannot send an informational response: the final one follows.
@@ -153,7 +174,7 @@ func (w *responseWriter) finish() {
 			body = bytesToJS(w.buf.Bytes())
 		}
 		w.send(body)
-	case w.stream.Truthy() && w.err == nil:
+	case w.stream.Truthy() && w.err == nil && !w.aborted:
 		w.enter()
 		_, _ = await(w.stream.Call("close"))
 	}

@@ -19,25 +19,30 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"syscall/js"
 	"time"
 
 	"bff/internal/config"
+	"bff/internal/handlerpanic"
 	"bff/internal/jsctx"
 	"bff/internal/problem"
 	"bff/internal/server"
 )
 
 // readyHook is the function worker.mjs leaves on globalThis for main to
-// call with bff's fetch handler.
+// call with bff's fetch handler and the bound on request bodies.
 const readyHook = "__bffReady"
 
 func main() {
 	w := &worker{}
-	serve := js.FuncOf(w.fetch)
-	js.Global().Call(readyHook, serve)
+	bff := js.Global().Get("Object").New()
+	bff.Set("fetch", js.FuncOf(w.fetch))
+	bff.Set("maxBody", maxBody)
+	js.Global().Call(readyHook, bff)
 	select {} // serve fetch events until the isolate goes away
 }
 
@@ -51,36 +56,62 @@ type worker struct {
 
 // fetch is called by worker.mjs, in the request's own JavaScript context,
 // with one event object: the request, its body already read into a
-// Uint8Array (or null), the Worker's env, the resolve and reject of the
-// promise the Worker answers with, bell, which makes the request's
-// [call.enter], and done, for when Go has finished with the request. It
-// must not block: a goroutine serves the request.
+// Uint8Array (or null, and tooLarge when it was over maxBody), the
+// Worker's env, the resolve and reject of the promise the Worker answers
+// with, bell, which makes the request's [call.enter], and done, for when
+// Go has finished with the request. It must not block: a goroutine serves
+// the request.
 func (w *worker) fetch(_ js.Value, args []js.Value) any {
 	ev := args[0]
 	c := newCall(ev.Get("bell"))
 	go func() {
 		defer c.release(ev.Get("done"))
+		var h http.Handler
 		r, err := newRequest(ev.Get("request"), ev.Get("body"))
-		if err != nil {
-			c.enter()
-			ev.Get("reject").Invoke(js.Global().Get("Error").New("bff: " + err.Error()))
-			return
+		switch {
+		case ev.Get("tooLarge").Truthy():
+			h, r = tooLarge, bare()
+		case err != nil:
+			// The request's URL is the browser's, query and all: only the
+			// reason it was refused is logged.
+			slog.Warn("refused a request", "err", err.Error())
+			h, r = badRequest, bare()
+		default:
+			h = w.get(ev.Get("env"))
 		}
-		r = r.WithContext(jsctx.With(r.Context(), c.enter))
+		r = r.WithContext(jsctx.With(handlerpanic.UnderServer(r.Context()), c.enter))
 		rw := newResponseWriter(ev.Get("resolve"), r.Method == http.MethodHead, c.enter)
 		defer rw.finish()
 		defer func() {
-			if v := recover(); v != nil && v != http.ErrAbortHandler {
-				slog.Error("panic serving a request", "panic", fmt.Sprint(v))
-				if !rw.committed() {
-					problem.Write(rw, http.StatusInternalServerError, "Internal error", "")
-				}
+			if v := recover(); v != nil {
+				rw.recovered(v)
 			}
 		}()
-		w.get(ev.Get("env")).ServeHTTP(rw, r)
+		h.ServeHTTP(rw, r)
 	}()
 	return nil
 }
+
+// maxBody bounds a request's body, which worker.mjs reads. An
+// isolate has 128 MB, and a body is in it up to three times over (the
+// chunks read, the array Go is handed, Go's copy) beside Go's own heap.
+// 10 MiB is more than a function URL's 6 MB, so an upload that works
+// under Lambda works here too.
+const maxBody = 10 << 20
+
+// bare stands for a request bff cannot read, to answer it with a problem.
+func bare() *http.Request {
+	r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}, Header: http.Header{}, Body: http.NoBody}
+	return r.WithContext(context.Background())
+}
+
+var badRequest = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	problem.Write(w, http.StatusBadRequest, "Bad request", "The request's URL could not be read.")
+})
+
+var tooLarge = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	problem.Write(w, http.StatusRequestEntityTooLarge, "Content too large", "The request body is over 10 MiB.")
+})
 
 // get returns the isolate's handler, building bff from env on the first
 // call, and loads the discovery document while it is not loaded: a Worker
@@ -111,7 +142,7 @@ const discoveryWait = 5 * time.Second
 
 func (w *worker) build(env js.Value) http.Handler {
 	getenv := bindings(env)
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(withoutFiles(getenv))
 	err = errors.Join(err, unavailable(getenv))
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("bff is not configured", "err", err.Error())
@@ -130,9 +161,8 @@ func (w *worker) build(env js.Value) http.Handler {
 
 // unavailable refuses the settings that cannot work in a Worker, which has
 // no files, no listener of its own and no sockets for Go, rather than leave
-// them unheeded: BFF_STATIC_DIR, BFF_METRICS_LISTEN, BFF_REDIS_URL, the
-// OTEL_* variables that turn tracing on, and the _FILE form of each
-// secret.
+// them unheeded: BFF_STATIC_DIR, BFF_METRICS_LISTEN, BFF_REDIS_URL,
+// tracing turned on, and the _FILE form of each secret.
 // BFF_LISTEN and PORT mean nothing here and are ignored.
 func unavailable(getenv func(string) string) error {
 	var errs []error
@@ -142,13 +172,19 @@ func unavailable(getenv func(string) string) error {
 	if getenv("BFF_METRICS_LISTEN") != "" {
 		errs = append(errs, errors.New("BFF_METRICS_LISTEN: a Worker has no listener for Prometheus to scrape"))
 	}
-	if getenv("BFF_REDIS_URL") != "" || getenv("BFF_REDIS_URL_FILE") != "" {
+	if getenv("BFF_REDIS_URL") != "" {
 		errs = append(errs, errors.New("BFF_REDIS_URL: a Worker cannot reach Redis (docs/edge.md)"))
 	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"} {
-		if v := getenv(name); v != "" && v != "none" {
-			errs = append(errs, fmt.Errorf("%s: a Worker cannot export traces, which leave after their request (docs/edge.md)", name))
+	// Tracing is on or off as the binary decides it, OTEL_SDK_DISABLED
+	// and OTEL_TRACES_EXPORTER=none included; the error names what set it.
+	if config.TracingOf(getenv).TracesURL != "" {
+		var set []string
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"} {
+			if getenv(name) != "" {
+				set = append(set, name)
+			}
 		}
+		errs = append(errs, fmt.Errorf("%s: a Worker cannot export traces, which leave after their request (docs/edge.md)", strings.Join(set, ", ")))
 	}
 	for _, v := range config.Variables() {
 		if v.Secret && getenv(v.Name+"_FILE") != "" {
@@ -156,6 +192,24 @@ func unavailable(getenv func(string) string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withoutFiles is getenv without the _FILE form of any secret, which
+// unavailable reports: config.Load would report it again, as a file it
+// cannot read.
+func withoutFiles(getenv func(string) string) func(string) string {
+	files := map[string]bool{}
+	for _, v := range config.Variables() {
+		if v.Secret {
+			files[v.Name+"_FILE"] = true
+		}
+	}
+	return func(name string) string {
+		if files[name] {
+			return ""
+		}
+		return getenv(name)
+	}
 }
 
 // unconfigured answers every request of an isolate whose bindings do not

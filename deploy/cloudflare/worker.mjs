@@ -4,9 +4,9 @@
 import "./build/wasm_exec.js";
 import bffWasm from "./build/bff.wasm";
 
-// started is the promise of Go's fetch handler, made by the first request:
-// a Worker may not draw random numbers or set timers at module scope, and
-// the Go runtime does both as it starts.
+// started is the promise of Go's fetch handler and its bound on request
+// bodies, made by the first request: a Worker may not draw random numbers
+// or set timers at module scope, and the Go runtime does both as it starts.
 let started;
 
 // inflight are the requests Go is serving, to be failed if it exits.
@@ -58,6 +58,39 @@ function bell(wake) {
   return () => ring();
 }
 
+// tooLarge is readBody's answer for a body over the bound.
+const tooLarge = Symbol("tooLarge");
+
+// readBody reads a request's body into one array, as Go takes it (net/http
+// wants a reader it can block on), or null without one. A body over max
+// bytes is not read, or not read further, and is tooLarge: the plan's own
+// bound on request bodies is far over what an isolate's memory holds.
+async function readBody(request, max) {
+  if (request.body === null) return null;
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > max) return tooLarge;
+  const reader = request.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel();
+      return tooLarge;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
+
 export default {
   async fetch(request, env) {
     // A request that waits for another's work (the program starting, a
@@ -78,14 +111,12 @@ export default {
     };
     inflight.add(r);
     try {
-      const serve = await start();
-      // Go reads the body as one array: a Worker's request bodies are
-      // bounded by the plan, and net/http wants a reader it can block on.
-      const body =
-        request.body === null ? null : new Uint8Array(await request.arrayBuffer());
-      serve({
+      const bff = await start();
+      const body = await readBody(request, bff.maxBody);
+      bff.fetch({
         request,
-        body,
+        body: body === tooLarge ? null : body,
+        tooLarge: body === tooLarge,
         env,
         resolve: settle.resolve,
         reject: settle.reject,

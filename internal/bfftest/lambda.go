@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,19 +143,11 @@ func IsInvocationError(err error) bool {
 // statistics: unlike the time an invocation takes, it does not grow when
 // other programs compete for the machine.
 func (l *Lambda) FunctionCPU() (time.Duration, error) {
-	var children []string
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", l.Pid()))
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return 0, err
-		}
-		children = append(children, strings.Fields(string(b))...)
+	pid, err := l.function()
+	if err != nil {
+		return 0, err
 	}
-	if len(children) != 1 {
-		return 0, fmt.Errorf("the emulator has %d child processes, want the function alone", len(children))
-	}
-	stats, _ := filepath.Glob("/proc/" + children[0] + "/task/*/schedstat")
+	stats, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
 	var total time.Duration
 	for _, f := range stats {
 		b, err := os.ReadFile(f)
@@ -169,6 +164,49 @@ func (l *Lambda) FunctionCPU() (time.Duration, error) {
 		return 0, errors.New("no scheduler statistics for the function's process")
 	}
 	return total, nil
+}
+
+// function is the process id of the function: the emulator's one child.
+func (l *Lambda) function() (string, error) {
+	var children []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", l.Pid()))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		children = append(children, strings.Fields(string(b))...)
+	}
+	if len(children) != 1 {
+		return "", fmt.Errorf("the emulator has %d child processes, want the function alone", len(children))
+	}
+	return children[0], nil
+}
+
+// Freeze stops the function's process, as Lambda freezes a function
+// between invocations: none of its goroutines runs, its timers included,
+// until the returned thaw (which the test's cleanup calls too).
+func (l *Lambda) Freeze(t testing.TB) (thaw func()) {
+	t.Helper()
+	l.SignalFunction(t, syscall.SIGSTOP)
+	var once sync.Once
+	thaw = func() { once.Do(func() { l.SignalFunction(t, syscall.SIGCONT) }) }
+	t.Cleanup(thaw)
+	return thaw
+}
+
+// SignalFunction sends sig to the function's process, as the Lambda
+// service sends SIGTERM to a function it shuts down.
+func (l *Lambda) SignalFunction(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	id, err := l.function()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(id)
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("signal %v to the function: %v", sig, err)
+	}
 }
 
 // StreamSeparator ends a streamed result's prelude.

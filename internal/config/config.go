@@ -78,8 +78,28 @@ type Config struct {
 // at once, by name, and never repeats a secret's value.
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
+	errs := c.read(Variables(), getenv)
+	errs = append(errs, c.check()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+// TracingOf is the tracing switch as Load resolves it, for a caller that
+// must know it even when other variables are wrong. Load reports the
+// errors of its variables.
+func TracingOf(getenv func(string) string) Tracing {
+	c := &Config{}
+	c.read(observabilityVariables(), getenv)
+	c.Tracing.resolve()
+	return c.Tracing
+}
+
+// read sets c from vars, returning an error for each bad one.
+func (c *Config) read(vars []Variable, getenv func(string) string) []error {
 	var errs []error
-	for _, v := range Variables() {
+	for _, v := range vars {
 		raw, err := v.read(getenv)
 		switch {
 		case err != nil:
@@ -92,14 +112,25 @@ func Load(getenv func(string) string) (*Config, error) {
 			raw = v.Default
 		}
 		if err := v.parse(c, raw, getenv); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+			errs = append(errs, named(v.Name, err))
 		}
 	}
-	errs = append(errs, c.check()...)
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	return errs
+}
+
+// named prefixes err with the variable's name, and each of its errors
+// when it joins several, so that every line of the message says which
+// variable it is about.
+func named(name string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return c, nil
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, named(name, e))
+	}
+	return errors.Join(errs...)
 }
 
 // check validates what one variable alone cannot: how they fit together.

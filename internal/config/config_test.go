@@ -36,6 +36,14 @@ func TestConfigDefaults(t *testing.T) {
 		c.AuthRatePerMinute != 30 || len(c.Routes) != 0 || c.PublicURL.String() != "https://app.example.com" {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.SessionMaxAge != DefaultSessionMaxAge || c.SessionIdle != DefaultSessionIdle {
+		t.Errorf("session lifetimes %v, %v; want the defaults %v, %v", c.SessionMaxAge, c.SessionIdle, DefaultSessionMaxAge, DefaultSessionIdle)
+	}
+	for _, want := range []string{"BFF_SESSION_MAX_AGE  (default 12h)", "BFF_SESSION_IDLE  (default 1h)"} {
+		if !strings.Contains(Help(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
 	m := goodEnv()
 	m["PORT"] = "9000"
 	if c, _ := Load(env(m)); c.Listen != ":9000" {
@@ -72,14 +80,16 @@ func TestConfigSecretFile(t *testing.T) {
 }
 
 // TestConfigNamesEveryBadVariable sets every variable wrong at once: one
-// error must name each of them, and repeat none of the secret values.
+// error must name each of them, and repeat none of the secret values. The
+// lists hold two bad entries each, and every line of the message names the
+// variable it is about.
 func TestConfigNamesEveryBadVariable(t *testing.T) {
 	bad := map[string]string{
 		"BFF_ISSUER":            "http://idp.example.com",
 		"BFF_CLIENT_SECRET":     "", // with BFF_CLIENT_ID empty: both missing
 		"BFF_PUBLIC_URL":        "http://app.example.com",
 		"BFF_COOKIE_KEYS":       "c2VjcmV0LWtleS1tYXRlcmlhbC10b28tc2hvcnQ",
-		"BFF_ROUTES":            "/api=ftp://x",
+		"BFF_ROUTES":            "/api=ftp://x,/b=ftp://y",
 		"BFF_LISTEN":            "nope",
 		"BFF_SCOPES":            "profile email",
 		"BFF_STATIC_DIR":        "/does/not/exist",
@@ -89,11 +99,11 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 		"BFF_EXPOSE_TOKEN":      "yes please",
 		"BFF_METRICS_LISTEN":    "nope",
 		"BFF_LOG_LEVEL":         "loud",
-		"BFF_TRUSTED_PROXIES":   "10.0.0.0/99",
+		"BFF_TRUSTED_PROXIES":   "10.0.0.0/99,nope",
 		"BFF_AUTH_RATE_LIMIT":   "-3",
-		"BFF_CORS_ORIGINS":      "*",
-		"BFF_AUTH_PARAMS":       "audience=x&state=forced",
-		"BFF_PROTECTED_PATHS":   "app",
+		"BFF_CORS_ORIGINS":      "*,ftp://x",
+		"BFF_AUTH_PARAMS":       "audience=x&state=forced&nonce=n",
+		"BFF_PROTECTED_PATHS":   "app,other",
 		"BFF_SPA_FALLBACK":      "sometimes",
 		"BFF_CSP":               "default-src 'self'\r\nX-Injected: 1",
 		"BFF_ERROR_URL":         "javascript:alert(1)",
@@ -109,6 +119,20 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 	for name := range bad {
 		if !strings.Contains(msg, name) {
 			t.Errorf("error does not name %s", name)
+		}
+	}
+	lines := strings.Split(msg, "\n")
+	if len(lines) < len(bad)+5 {
+		t.Errorf("%d lines for %d bad variables, five of them lists of two bad entries", len(lines), len(bad))
+	}
+	known := map[string]bool{}
+	for _, v := range Variables() {
+		known[v.Name] = true
+	}
+	for _, line := range lines[1:] { // after "invalid configuration:"
+		name, _, _ := strings.Cut(line, ":")
+		if name, _, _ = strings.Cut(name, " or "); !known[name] {
+			t.Errorf("a line names no variable: %q", line)
 		}
 	}
 	for _, want := range []string{"BFF_CLIENT_ID", "BFF_CLIENT_SECRET or BFF_CLIENT_SECRET_FILE"} {

@@ -6,10 +6,7 @@ import "strings"
 func Help() string {
 	var b strings.Builder
 	for _, v := range Variables() {
-		b.WriteString("  " + v.Name)
-		if v.Secret {
-			b.WriteString(" or " + v.Name + "_FILE")
-		}
+		b.WriteString("  " + v.names())
 		switch {
 		case v.Required:
 			b.WriteString("  (required)")

@@ -21,6 +21,7 @@ func TestTracingSwitch(t *testing.T) {
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:4318/v1/traces"}, "http://b:4318/v1/traces"},
 		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, "http://localhost:4318/v1/traces"},
 		{map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ""},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "NONE", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, ""},
 		{map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ""},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "http://collector:4318/v1/traces"},
 	} {
@@ -35,6 +36,11 @@ func TestTracingSwitch(t *testing.T) {
 		}
 		if c.Tracing.TracesURL != tc.want {
 			t.Errorf("%v: traces URL %q, want %q", tc.env, c.Tracing.TracesURL, tc.want)
+		}
+		// The Worker decides with TracingOf, whatever else is wrong.
+		delete(m, "BFF_ISSUER")
+		if got := TracingOf(env(m)).TracesURL; got != tc.want {
+			t.Errorf("%v: TracingOf says %q, want %q", tc.env, got, tc.want)
 		}
 	}
 	m := goodEnv()

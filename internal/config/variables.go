@@ -29,6 +29,18 @@ const (
 	DefaultAuthRatePerMinute = 30
 )
 
+// spelled is d as an operator would write it: 12h, not 12h0m0s.
+func spelled(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // Variables is every variable bff reads, in the order `bff help` lists
 // them.
 func Variables() []Variable {
@@ -164,13 +176,13 @@ func Variables() []Variable {
 				c.ErrorURL = v
 				return localOrAbsolute(v)
 			}},
-		{Name: "BFF_SESSION_MAX_AGE", Default: "12h",
+		{Name: "BFF_SESSION_MAX_AGE", Default: spelled(DefaultSessionMaxAge),
 			Help: "absolute session lifetime (Go duration)",
 			parse: func(c *Config, v string, _ func(string) string) (err error) {
 				c.SessionMaxAge, err = duration(v)
 				return err
 			}},
-		{Name: "BFF_SESSION_IDLE", Default: "1h",
+		{Name: "BFF_SESSION_IDLE", Default: spelled(DefaultSessionIdle),
 			Help: "idle timeout (Go duration)",
 			parse: func(c *Config, v string, _ func(string) string) (err error) {
 				c.SessionIdle, err = duration(v)

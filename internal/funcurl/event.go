@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Request turns a function URL event (payload format 2.0) into the request
@@ -28,7 +29,8 @@ func Request(ctx context.Context, payload []byte) (*http.Request, error) {
 		return nil, fmt.Errorf("not a function URL event: %w", err)
 	}
 	hd := ev.RequestContext.HTTP
-	if !token(hd.Method) {
+	// A method is a token, as a header name is.
+	if !httpguts.ValidHeaderFieldName(hd.Method) {
 		return nil, errors.New("requestContext.http.method: not an HTTP method")
 	}
 	source, err := netip.ParseAddr(hd.SourceIP)
@@ -114,10 +116,10 @@ func requestTarget(rawPath, rawQuery string) (string, error) {
 func requestHeader(in map[string]string, cookies []string) (http.Header, error) {
 	h := make(http.Header, len(in)+1)
 	for name, value := range in {
-		if !token(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			return nil, errors.New("headers: a name that is not a header name")
 		}
-		if !fieldValue(value) {
+		if !httpguts.ValidHeaderFieldValue(value) {
 			return nil, fmt.Errorf("headers: %s: a control character in the value", http.CanonicalHeaderKey(name))
 		}
 		h.Add(name, value)
@@ -126,7 +128,7 @@ func requestHeader(in map[string]string, cookies []string) (http.Header, error) 
 		return h, nil
 	}
 	for _, c := range cookies {
-		if !fieldValue(c) {
+		if !httpguts.ValidHeaderFieldValue(c) {
 			return nil, errors.New("cookies: a control character in a cookie")
 		}
 	}
@@ -164,30 +166,4 @@ func dropOwnHop(h http.Header, source netip.Addr) {
 	for _, v := range values {
 		h.Add("X-Forwarded-For", v)
 	}
-}
-
-// token reports whether s is an RFC 9110 token: a method or a header name.
-func token(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
-// fieldValue reports whether s may be a header field's value: no control
-// character but tab.
-func fieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

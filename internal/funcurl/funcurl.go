@@ -15,15 +15,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"bff/internal/handlerpanic"
 	"bff/internal/problem"
 )
 
@@ -46,21 +45,13 @@ func Handler(h http.Handler, buffered bool, log *slog.Logger) func(context.Conte
 			}
 			return a.stream(badEvent, r), nil
 		}
-		// ReverseProxy reports a body it could not finish copying by
-		// panicking with http.ErrAbortHandler, but only under a server;
-		// otherwise it ends the response as if it were complete. The
-		// adapter stands in for the server, so a cut stream stays cut.
-		r = r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, serverStandIn))
+		r = r.WithContext(handlerpanic.UnderServer(r.Context()))
 		if buffered {
 			return a.buffered(h, r), nil
 		}
 		return a.stream(h, r), nil
 	}
 }
-
-// serverStandIn is what requests carry as their http.Server: none serves
-// them, and nothing reads its fields.
-var serverStandIn = &http.Server{}
 
 var badEvent = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	problem.Write(w, http.StatusBadRequest, "Bad request", "The function URL event could not be read.")
@@ -79,18 +70,10 @@ type adapter struct {
 	log *slog.Logger
 }
 
-// recovered logs a handler's panic as net/http's server would, except
-// http.ErrAbortHandler, which is how a handler cuts a response short on
-// purpose, and writes the problem w answers with when nothing was sent yet.
+// recovered answers with the problem a handler's panic calls for, when
+// nothing was sent yet.
 func (a *adapter) recovered(v any, w http.ResponseWriter) {
-	err, _ := v.(error)
-	if errors.Is(err, http.ErrAbortHandler) {
-		// ReverseProxy, when the upstream's body broke off.
-		problem.Write(w, http.StatusBadGateway, "Bad gateway", "")
-		return
-	}
-	a.log.Error("panic serving a function URL invocation", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	problem.Write(w, http.StatusInternalServerError, "Internal server error", "")
+	handlerpanic.Answer(a.log, v, w)
 }
 
 // errAborted ends a response stream that broke off: the runtime API reports

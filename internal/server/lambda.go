@@ -40,5 +40,11 @@ func (s *Server) RunLambda(ctx context.Context) error {
 	}
 	s.log.Info("bff serving function URL invocations", "invoke_mode", mode, "ready", s.auth.Ready(),
 		"public_url", s.cfg.PublicURL.String(), "version", version.String())
-	return funcurl.Start(ctx, s.handler, s.cfg.LambdaBuffered, s.log)
+	err = funcurl.Start(ctx, s.handler, s.cfg.LambdaBuffered, s.log)
+	// The spans still batched go out when the runtime ends the function
+	// with SIGTERM; see shutdownTracing.
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeouts.Shutdown)
+	defer cancel()
+	s.shutdownTracing(shutdown)
+	return err
 }

@@ -30,7 +30,9 @@ type LogBuffer struct {
 }
 
 // NewLogBuffer returns a LogBuffer writing to out in chunks of about size
-// bytes, at least every interval. Close it to write what is left.
+// bytes, at least every interval. Close it to write what is left. A size
+// of 0 writes every line through as it comes, with no periodic flush, for
+// a process that may be frozen or ended between two flushes.
 func NewLogBuffer(out io.Writer, size int, interval time.Duration) *LogBuffer {
 	b := &LogBuffer{
 		out:   out,
@@ -40,7 +42,11 @@ func NewLogBuffer(out io.Writer, size int, interval time.Duration) *LogBuffer {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	go b.flushEvery(interval)
+	if size > 0 {
+		go b.flushEvery(interval)
+	} else {
+		close(b.done)
+	}
 	return b
 }
 

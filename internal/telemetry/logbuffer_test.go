@@ -65,6 +65,22 @@ func TestLogBufferFlushesOnTime(t *testing.T) {
 	}
 }
 
+// TestLogBufferUnbuffered: a size of 0 writes each line through at once,
+// as the Lambda build needs, and Close still works.
+func TestLogBufferUnbuffered(t *testing.T) {
+	out := &countingWriter{}
+	b := NewLogBuffer(out, 0, 0)
+	for i := range 3 {
+		b.Write([]byte("line\n"))
+		if n := out.writes.Load(); n != int64(i+1) || out.String() != strings.Repeat("line\n", i+1) {
+			t.Fatalf("after %d lines: %d writes, %q", i+1, n, out.String())
+		}
+	}
+	if err := b.Close(); err != nil || out.writes.Load() != 3 {
+		t.Errorf("Close: %v, %d writes", err, out.writes.Load())
+	}
+}
+
 // TestLogBufferConcurrent: lines written from many goroutines all arrive,
 // whole, whatever the chunk boundaries.
 func TestLogBufferConcurrent(t *testing.T) {

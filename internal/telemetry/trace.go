@@ -22,16 +22,6 @@ import (
 	"bff/internal/version"
 )
 
-// TraceConfig says where spans go.
-type TraceConfig struct {
-	URL         string // OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces
-	ServiceName string // "" leaves it to OTEL_RESOURCE_ATTRIBUTES, else "bff"
-	// TrustTraceparent makes an incoming traceparent the parent of the
-	// server span. Otherwise a browser, or anyone, could graft bff's spans
-	// onto a trace of their choosing; the span only links to it.
-	TrustTraceparent bool
-}
-
 // Tracing makes bff's spans. A nil *Tracing is tracing off: its methods
 // then hand back what they were given, so the request path gains no
 // wrapper, no allocation and no lookup.
@@ -193,8 +183,6 @@ func (t *Tracing) Span(ctx context.Context, name string) (context.Context, func(
 		span.End()
 	}
 }
-
-func noEnd(string) {}
 
 // methodName is the method as semantic conventions want it: one of the
 // standard methods, else "_OTHER", so a client cannot invent span names.

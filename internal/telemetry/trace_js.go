@@ -15,13 +15,6 @@ import (
 // leaving the SDK and the OTLP exporter out keeps them out of the
 // Worker's size. NewTracing refuses a configuration that asks for it.
 
-// TraceConfig says where spans would go.
-type TraceConfig struct {
-	URL              string
-	ServiceName      string
-	TrustTraceparent bool
-}
-
 // Tracing is always off in this build: a nil *Tracing.
 type Tracing struct{}
 
@@ -49,5 +42,3 @@ func (t *Tracing) Transport(_ string, _ func(*http.Request) string, next http.Ro
 func (t *Tracing) Span(ctx context.Context, _ string) (context.Context, func(failure string)) {
 	return ctx, noEnd
 }
-
-func noEnd(string) {}

@@ -22,18 +22,9 @@ const accessTTL = 36 * time.Second
 // a call after it. Every result's status and every Set-Cookie line in its
 // cookies are checked.
 func TestFunctionURLFlow(t *testing.T) {
-	t.Parallel()
-	bin := bfftest.Build(t)
-	for _, mode := range []struct {
-		name     string
-		buffered bool
-	}{{"RESPONSE_STREAM", false}, {"BUFFERED", true}} {
-		t.Run(mode.name, func(t *testing.T) {
-			t.Parallel()
-			f := deploy(t, bin, options{Buffered: mode.buffered, Discovery: true, AccessTTL: accessTTL})
-			flow(t, f)
-		})
-	}
+	eachMode(t, func(t *testing.T, bin string, buffered bool) {
+		flow(t, deploy(t, bin, options{Buffered: buffered, Discovery: true, AccessTTL: accessTTL}))
+	})
 }
 
 func flow(t *testing.T, f *function) {

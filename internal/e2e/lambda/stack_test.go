@@ -137,3 +137,19 @@ func (f *function) login(t testing.TB) (start, done bfftest.Result, at time.Time
 	}
 	return start, f.Last(), time.Now()
 }
+
+// eachMode runs run in parallel for each invoke mode, streamed and
+// buffered, with bff's binary.
+func eachMode(t *testing.T, run func(t *testing.T, bin string, buffered bool)) {
+	t.Parallel()
+	bin := bfftest.Build(t)
+	for _, mode := range []struct {
+		name     string
+		buffered bool
+	}{{"RESPONSE_STREAM", false}, {"BUFFERED", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			run(t, bin, mode.buffered)
+		})
+	}
+}

@@ -37,6 +37,21 @@ func TestWorkerStartup(t *testing.T) {
 		}
 	})
 
+	// Tracing turned off as the binary turns it off: the endpoints set
+	// mean nothing, and the Worker serves.
+	for name, env := range map[string]map[string]string{
+		"OTEL_SDK_DISABLED": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"},
+		"exporter NONE":     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces", "OTEL_TRACES_EXPORTER": "NONE"},
+	} {
+		t.Run("tracing off by "+name, func(t *testing.T) {
+			w := startRig(t, RigOptions{Env: env})
+			client, _ := bfftest.NewClient(t)
+			if r := bfftest.Get(t, client, w.URL, "/auth/login"); r.StatusCode != http.StatusFound {
+				t.Errorf("%d %s; want 302\n%s", r.StatusCode, r.Text, w.Logs())
+			}
+		})
+	}
+
 	t.Run("IdP down at the first request", func(t *testing.T) {
 		var calls atomic.Int64 // every request that reaches the OP's server
 		w := startRig(t, RigOptions{OP: bfftest.OPOptions{Wrap: func(h http.Handler) http.Handler {
