@@ -49,7 +49,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: level}))
 
-	env, err := Start(ctx, public, log, Options{})
+	env, err := start(ctx, public, log)
 	if err != nil {
 		return err
 	}
