@@ -44,6 +44,11 @@ func TestCommands(t *testing.T) {
 	if code, _, stderr := bfftest.Run(t, bin, nil); code != 1 || !strings.Contains(stderr, "BFF_ISSUER") {
 		t.Errorf("serve with no configuration: exit %d, %q; want 1 and a message naming BFF_ISSUER", code, stderr)
 	}
+	// The demo prints its user's password: it serves this machine alone.
+	code, out, stderr := bfftest.Run(t, bin, map[string]string{"BFF_LISTEN": "0.0.0.0:0"}, "demo")
+	if code != 1 || !strings.Contains(stderr, "BFF_LISTEN") || strings.Contains(out, "Log in as") {
+		t.Errorf("bff demo on 0.0.0.0: exit %d, stdout %q, stderr %q; want 1 and a message naming BFF_LISTEN", code, out, stderr)
+	}
 }
 
 // TestDemoCommand runs `bff demo` itself, as `go run . demo` does, and
