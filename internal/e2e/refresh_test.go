@@ -152,6 +152,10 @@ func TestRefreshRefused(t *testing.T) {
 		if got := s.Upstream.Last(t).Authorization; got != old {
 			t.Error("upstream did not get the still-valid old token")
 		}
+		// Proceeding is the case only if bff tried to refresh and was refused.
+		if c := s.OP.Counts(); c.RefreshRefused != 1 || c.RefreshGrants != 0 {
+			t.Errorf("OP counts %+v: want exactly 1 refused refresh", c)
+		}
 	})
 	t.Run("token expired: session ends", func(t *testing.T) {
 		s := bfftest.NewStack(t, bfftest.StackOptions{})
