@@ -64,6 +64,9 @@ func TestLargeSession(t *testing.T) {
 		if r.StatusCode != http.StatusBadGateway || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("callback: %d %q, want the 502 error page", r.StatusCode, r.Header.Get("Content-Type"))
 		}
+		if code, err := bfftest.CallbackCode(r); err != nil || code != "session_too_large" {
+			t.Errorf("callback: page %v, code %q; want session_too_large", err, code)
+		}
 		if cs := s.SessionCookies(); len(cs) != 0 {
 			t.Errorf("a failed sign-in left %d session cookies", len(cs))
 		}
