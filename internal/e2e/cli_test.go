@@ -82,10 +82,10 @@ func TestDemoCommand(t *testing.T) {
 		t.Fatalf("callback: %d", r.StatusCode)
 	}
 	var session struct {
-		Sub       string `json:"sub"`
-		LogoutURL string `json:"logoutUrl"`
+		Sub string `json:"sub"`
 	}
-	if err := json.Unmarshal([]byte(get("/auth/session", "X-CSRF", "1").Text), &session); err != nil || session.Sub == "" {
+	sessionResp := get("/auth/session", "X-CSRF", "1")
+	if err := json.Unmarshal([]byte(sessionResp.Text), &session); err != nil || session.Sub == "" {
 		t.Fatalf("session: %+v %v", session, err)
 	}
 	var saw struct {
@@ -96,7 +96,7 @@ func TestDemoCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(api.Text), &saw); err != nil || saw.Sub != session.Sub || saw.ExpiresIn <= 0 || saw.ExpiresIn > 60 {
 		t.Fatalf("demo API: %d %+v %v", api.StatusCode, saw, err)
 	}
-	if logout := get(session.LogoutURL); logout.StatusCode != http.StatusFound {
+	if logout := get(bfftest.LogoutURL(t, sessionResp)); logout.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d", logout.StatusCode)
 	}
 	if r := get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {

@@ -214,7 +214,7 @@ func TestRefreshRefusalOrOutage(t *testing.T) {
 	answer := func(status int, retryAfter, body string) func(http.Handler) http.Handler {
 		return func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if opEndpoint(r, "/oauth/token") && grantOf(r) == refresh {
+				if bfftest.OPEndpoint(r, "/oauth/token") && bfftest.GrantOf(r) == refresh {
 					if retryAfter != "" {
 						w.Header().Set("Retry-After", retryAfter)
 					}
