@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"bff/demo/api"
 	"bff/demo/idp"
-	"bff/demo/spa"
 	"bff/internal/endpoint"
 )
 
@@ -35,27 +33,19 @@ type Env struct {
 	ClientSecret string
 	APIURL       *url.URL // the demo API's loopback address, a BFF route upstream
 	IdP          *idp.Provider
-	SPA          fs.FS
 	User         idp.User
 
 	apiServer *http.Server
 }
 
-// Options tune the demo; zero values are the demo's defaults.
-type Options struct {
-	AccessTokenLifetime  time.Duration // default 1 minute, so refresh is visible
-	RefreshReuseInterval time.Duration // default 30 s, like a production IdP under rotation
-}
+const (
+	accessTokenLifetime  = time.Minute      // short, so refresh is visible
+	refreshReuseInterval = 30 * time.Second // like a production IdP under rotation
+)
 
-// Start starts the demo API on a loopback port and builds the OP for
+// start starts the demo API on a loopback port and builds the OP for
 // publicURL, the origin bff will serve on. Close releases the API.
-func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Options) (*Env, error) {
-	if opt.AccessTokenLifetime == 0 {
-		opt.AccessTokenLifetime = time.Minute
-	}
-	if opt.RefreshReuseInterval == 0 {
-		opt.RefreshReuseInterval = 30 * time.Second
-	}
+func start(ctx context.Context, publicURL *url.URL, log *slog.Logger) (*Env, error) {
 	secret := make([]byte, 24)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
@@ -63,7 +53,6 @@ func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Option
 	env := &Env{
 		Issuer:       publicURL.JoinPath(IdPPath).String(),
 		ClientSecret: base64.RawURLEncoding.EncodeToString(secret),
-		SPA:          spa.FS(),
 		User:         idp.DemoUser(),
 	}
 	provider, err := idp.New(idp.Config{
@@ -74,8 +63,8 @@ func Start(ctx context.Context, publicURL *url.URL, log *slog.Logger, opt Option
 		PostLogoutRedirectURIs: []string{publicURL.JoinPath("/").String()},
 		BackchannelLogoutURI:   publicURL.JoinPath(endpoint.BackchannelLogout).String(),
 		HTTPClient:             &http.Client{Timeout: 10 * time.Second},
-		AccessTokenLifetime:    opt.AccessTokenLifetime,
-		RefreshReuseInterval:   opt.RefreshReuseInterval,
+		AccessTokenLifetime:    accessTokenLifetime,
+		RefreshReuseInterval:   refreshReuseInterval,
 		Logger:                 log.With("component", "demo-idp"),
 	})
 	if err != nil {

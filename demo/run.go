@@ -35,11 +35,13 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("demo: %w (set PORT to use another port)", err)
 	}
 	defer ln.Close()
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
+	// Checked on the bound address, so a name that resolves elsewhere, or
+	// 0.0.0.0, is caught as well as a literal address.
+	bound := ln.Addr().(*net.TCPAddr)
+	if !bound.IP.IsLoopback() {
+		return fmt.Errorf("demo: BFF_LISTEN=%s listens on %s, which is not a loopback address: the demo prints its user's password, so it serves this machine only (use 127.0.0.1 or localhost)", addr, bound.IP)
 	}
-	public := &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	public := &url.URL{Scheme: "http", Host: bound.String()}
 
 	level := slog.LevelWarn
 	if v := getenv("BFF_LOG_LEVEL"); v != "" {
@@ -49,7 +51,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: level}))
 
-	env, err := Start(ctx, public, log, Options{})
+	env, err := start(ctx, public, log)
 	if err != nil {
 		return err
 	}

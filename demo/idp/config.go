@@ -65,13 +65,6 @@ type Config struct {
 	// browser to.
 	PostLogoutRedirectURIs []string
 
-	// ClientAuthMethod, when set, is the one way the client may
-	// authenticate at the token and revocation endpoints,
-	// "client_secret_basic" or "client_secret_post", and the only one
-	// discovery lists, as an IdP that holds each client to its registered
-	// method does. Empty accepts and lists both.
-	ClientAuthMethod string
-
 	// BackchannelLogoutURI, when set, is where the OP posts a logout token
 	// when the user signs out at the OP's own account page (OpenID Connect
 	// Back-Channel Logout 1.0).
@@ -113,7 +106,6 @@ type settings struct {
 	accessTTL, idTTL       time.Duration
 	refreshTTL             time.Duration
 	reuseInterval          time.Duration
-	clientAuth             string
 	backchannelURI         string
 	httpClient             *http.Client
 	log                    *slog.Logger
@@ -161,15 +153,9 @@ func (c Config) settings() (settings, error) {
 		idTTL:                  c.IDTokenLifetime,
 		refreshTTL:             c.RefreshTokenLifetime,
 		reuseInterval:          c.RefreshReuseInterval,
-		clientAuth:             c.ClientAuthMethod,
 		backchannelURI:         c.BackchannelLogoutURI,
 		httpClient:             cmp.Or(c.HTTPClient, http.DefaultClient),
 		log:                    c.Logger,
-	}
-	switch s.clientAuth {
-	case "", authBasic, authPost:
-	default:
-		return settings{}, fmt.Errorf("client auth method %q: want %s or %s", s.clientAuth, authBasic, authPost)
 	}
 	if len(s.users) == 0 {
 		s.users = []User{DemoUser()}

@@ -88,9 +88,7 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("GET "+loggedOutPath, serveLoggedOut)
 	mux.HandleFunc("GET "+accountPath, login.account)
 	mux.HandleFunc("POST "+signOutPath, login.signOut)
-	mux.Handle(provider.TokenEndpoint().Relative(), clientAuth(s.clientAuth, logGrants(s.log, provider)))
-	mux.Handle(provider.RevocationEndpoint().Relative(), clientAuth(s.clientAuth, provider))
-	mux.Handle(oidc.DiscoveryEndpoint, listClientAuth(s.clientAuth, provider))
+	mux.Handle(provider.TokenEndpoint().Relative(), logGrants(s.log, provider))
 	mux.Handle("/", provider)
 	p.mux = mux
 	return p, nil

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,23 +54,67 @@ func Offline(env []string) []string {
 }
 
 // Build builds the bff binary the way the Dockerfile does (static,
-// stripped, -trimpath, version [Version]) into a directory that lives as
-// long as the test, and returns its path. Build tags, if any, add the
-// files that only measurements build (see profile.go).
+// stripped, -trimpath, version [Version]) and returns its path. Build tags,
+// if any, add the files that only measurements build (see profile.go).
+// Each set of tags is built once per test binary, as linking takes
+// seconds, and the binary is shared: a test must not change it.
 func Build(t testing.TB, tags ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: this test builds the bff binary")
 	}
-	bin := filepath.Join(t.TempDir(), "bff")
-	build := exec.Command(GoCmd(), "build", "-trimpath", "-tags", strings.Join(tags, ","),
+	builds.Lock()
+	defer builds.Unlock()
+	key := strings.Join(tags, ",")
+	if bin, ok := builds.bins[key]; ok {
+		return bin
+	}
+	if builds.dir == "" {
+		dir, err := buildDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds.dir, builds.bins = dir, map[string]string{}
+	}
+	bin := filepath.Join(builds.dir, "bff-"+strconv.Itoa(len(builds.bins)))
+	build := exec.Command(GoCmd(), "build", "-trimpath", "-tags", key,
 		"-ldflags", "-s -w -X bff/internal/version.stamp="+Version, "-o", bin, ".")
 	build.Dir = RepoRoot(t)
 	build.Env = append(Offline(os.Environ()), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s(the test does not download modules: run go mod download first)", err, out)
 	}
+	builds.bins[key] = bin
 	return bin
+}
+
+// builds are the binaries [Build] made in this process, by tags.
+var builds struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+}
+
+// buildPrefix names the directories [Build] keeps its binaries in; the
+// owning process's id follows it.
+const buildPrefix = "bff-test-build-"
+
+// buildDir makes the directory this process's binaries go in. A test
+// binary has no hook to run at its exit, so each one removes the
+// directories of test processes that are gone instead.
+func buildDir() (string, error) {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), buildPrefix+"*"))
+	for _, dir := range old {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(dir), buildPrefix), "-", 2)[0])
+		if err == nil && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	dir, err := os.MkdirTemp("", buildPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", fmt.Errorf("build directory: %w", err)
+	}
+	return dir, nil
 }
 
 // Process is a running command whose output the test reads.

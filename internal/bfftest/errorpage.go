@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -50,4 +51,18 @@ func CheckErrorPage(h http.Header, body string) (code string, err error) {
 		errs = append(errs, errors.New("the page names no error code"))
 	}
 	return code, errors.Join(errs...)
+}
+
+// CallbackCode is the error code a failed callback answered with: the
+// error parameter of its redirect when BFF_ERROR_URL is set, else the code
+// its page shows, which must pass [CheckErrorPage].
+func CallbackCode(resp Response) (string, error) {
+	if resp.StatusCode == http.StatusFound {
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			return "", fmt.Errorf("callback redirect: %w", err)
+		}
+		return loc.Query().Get("error"), nil
+	}
+	return CheckErrorPage(resp.Header, resp.Text)
 }

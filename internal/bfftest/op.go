@@ -45,7 +45,9 @@ type OPOptions struct {
 	AccessTTL time.Duration // the OP's access-token lifetime; 0 is its default
 	Reuse     time.Duration // the refresh-token reuse interval; 0 is strict rotation
 	// ClientAuth, when set, is the one client authentication method the OP
-	// accepts and lists: "client_secret_basic" or "client_secret_post".
+	// accepts at its token and revocation endpoints and lists in
+	// discovery: "client_secret_basic" or "client_secret_post". Empty
+	// accepts and lists both.
 	ClientAuth string
 	// Users who can log in; empty is the demo user alone. [OP.Login] signs
 	// in with the demo user's name and password, so a test that wants other
@@ -86,7 +88,6 @@ func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
 		BackchannelLogoutURI:   public.JoinPath(endpoint.BackchannelLogout).String(),
 		AccessTokenLifetime:    o.AccessTTL,
 		RefreshReuseInterval:   o.Reuse,
-		ClientAuthMethod:       o.ClientAuth,
 		Users:                  o.Users,
 		Logger:                 o.Logger,
 	})
@@ -94,8 +95,18 @@ func StartOP(t testing.TB, public *url.URL, o OPOptions) *OP {
 		t.Fatal(err)
 	}
 	op.Recorder = idptest.Record(op.Provider, op.ClientID, op.ClientSecret)
+	var served http.Handler = op.Recorder
+	if o.ClientAuth != "" {
+		// Outside the Recorder, so RevokeAll, which calls the OP directly,
+		// is not held to it.
+		only, err := clientAuth(o.ClientAuth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served = only(served)
+	}
 	mux := http.NewServeMux()
-	mux.Handle(IdPPath+"/", http.StripPrefix(IdPPath, op.Recorder))
+	mux.Handle(IdPPath+"/", http.StripPrefix(IdPPath, served))
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if op.Down.Load() {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -61,13 +62,19 @@ func (s *Stack) Race(n int, cookies []*http.Cookie, path string) []int {
 // session, as the SPA reads it.
 func (s *Stack) LogoutURL() string {
 	s.T.Helper()
-	var session struct {
+	return LogoutURL(s.T, s.API("/auth/session"))
+}
+
+// LogoutURL is the logoutUrl of session, an answer of /auth/session.
+func LogoutURL(t testing.TB, session Response) string {
+	t.Helper()
+	var s struct {
 		LogoutURL string `json:"logoutUrl"`
 	}
-	if err := json.Unmarshal([]byte(s.API("/auth/session").Text), &session); err != nil || session.LogoutURL == "" {
-		s.T.Fatalf("no logoutUrl in the session: %v", err)
+	if err := json.Unmarshal([]byte(session.Text), &s); err != nil || s.LogoutURL == "" {
+		t.Fatalf("no logoutUrl in the session (%d): %v", session.StatusCode, err)
 	}
-	return session.LogoutURL
+	return s.LogoutURL
 }
 
 // ExpiresSession reports whether r expires every session chunk it names,

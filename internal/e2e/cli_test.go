@@ -44,6 +44,11 @@ func TestCommands(t *testing.T) {
 	if code, _, stderr := bfftest.Run(t, bin, nil); code != 1 || !strings.Contains(stderr, "BFF_ISSUER") {
 		t.Errorf("serve with no configuration: exit %d, %q; want 1 and a message naming BFF_ISSUER", code, stderr)
 	}
+	// The demo prints its user's password: it serves this machine alone.
+	code, out, stderr := bfftest.Run(t, bin, map[string]string{"BFF_LISTEN": "0.0.0.0:0"}, "demo")
+	if code != 1 || !strings.Contains(stderr, "BFF_LISTEN") || strings.Contains(out, "Log in as") {
+		t.Errorf("bff demo on 0.0.0.0: exit %d, stdout %q, stderr %q; want 1 and a message naming BFF_LISTEN", code, out, stderr)
+	}
 }
 
 // TestDemoCommand runs `bff demo` itself, as `go run . demo` does, and
@@ -77,10 +82,10 @@ func TestDemoCommand(t *testing.T) {
 		t.Fatalf("callback: %d", r.StatusCode)
 	}
 	var session struct {
-		Sub       string `json:"sub"`
-		LogoutURL string `json:"logoutUrl"`
+		Sub string `json:"sub"`
 	}
-	if err := json.Unmarshal([]byte(get("/auth/session", "X-CSRF", "1").Text), &session); err != nil || session.Sub == "" {
+	sessionResp := get("/auth/session", "X-CSRF", "1")
+	if err := json.Unmarshal([]byte(sessionResp.Text), &session); err != nil || session.Sub == "" {
 		t.Fatalf("session: %+v %v", session, err)
 	}
 	var saw struct {
@@ -91,7 +96,7 @@ func TestDemoCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(api.Text), &saw); err != nil || saw.Sub != session.Sub || saw.ExpiresIn <= 0 || saw.ExpiresIn > 60 {
 		t.Fatalf("demo API: %d %+v %v", api.StatusCode, saw, err)
 	}
-	if logout := get(session.LogoutURL); logout.StatusCode != http.StatusFound {
+	if logout := get(bfftest.LogoutURL(t, sessionResp)); logout.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d", logout.StatusCode)
 	}
 	if r := get("/auth/session", "X-CSRF", "1"); r.StatusCode != http.StatusUnauthorized {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 	"bff/internal/server"
 )
 
@@ -43,10 +43,6 @@ func tryGet(c *http.Client, target string, headers ...string) (bfftest.Response,
 	return bfftest.Response{Response: resp, Text: string(b)}, time.Since(start), err
 }
 
-// opEndpoint reports whether r is for the OP endpoint with this path
-// relative to the issuer, e.g. "/oauth/token".
-func opEndpoint(r *http.Request, rel string) bool { return strings.HasSuffix(r.URL.Path, rel) }
-
 // while applies wrap to the OP only while broken is true.
 func while(broken *atomic.Bool, wrap func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -61,64 +57,11 @@ func while(broken *atomic.Bool, wrap func(http.Handler) http.Handler) func(http.
 	}
 }
 
-// grantOf is the grant type of a token request. The OP parses the form
-// again; ParseForm keeps its result, so the body is not read twice.
-func grantOf(r *http.Request) string {
-	if r.ParseForm() != nil {
-		return ""
-	}
-	return r.PostForm.Get("grant_type")
-}
-
-// answerToken answers the OP's token requests of one grant type itself,
-// without passing them on: the OP never sees the request.
-func answerToken(grant string, status int, contentType, body string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !opEndpoint(r, "/oauth/token") || grantOf(r) != grant {
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", contentType)
-			w.WriteHeader(status)
-			io.WriteString(w, body)
-		})
-	}
-}
-
-// rewriteToken lets the OP answer token requests of one grant type, then
-// changes one field of its JSON answer: change returns the new value, or
-// nil to drop the field.
-func rewriteToken(grant, field string, change func(old any) any) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !opEndpoint(r, "/oauth/token") || grantOf(r) != grant {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			var m map[string]any
-			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &m) != nil {
-				panic(fmt.Sprintf("the OP refused a %s grant (%d); the fault needs a good answer to spoil", grant, rec.Code))
-			}
-			if v := change(m[field]); v == nil {
-				delete(m, field)
-			} else {
-				m[field] = v
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			json.NewEncoder(w).Encode(m)
-		})
-	}
-}
-
 // resetToken hangs up on the OP's token requests of one grant type.
 func resetToken(grant string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if opEndpoint(r, "/oauth/token") && grantOf(r) == grant {
+			if bfftest.OPEndpoint(r, "/oauth/token") && bfftest.GrantOf(r) == grant {
 				resetConn(w)
 				return
 			}
@@ -131,7 +74,7 @@ func resetToken(grant string) func(http.Handler) http.Handler {
 func failEndpoint(rel string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if opEndpoint(r, rel) {
+			if bfftest.OPEndpoint(r, rel) {
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			}
@@ -184,30 +127,32 @@ var bigToken = func() string {
 // login on the same deployment, with the OP behaving again, must work.
 func TestFaultLoginIdPMisbehaves(t *testing.T) {
 	const code = "authorization_code"
+	const idpDown, idpError = "idp_unavailable", "idp_error"
 	cases := []struct {
 		name string
 		wrap func(http.Handler) http.Handler
 		want []int
+		code string // the callback's error code
 	}{
-		{"token endpoint answers 503", answerToken(code, 503, "text/plain", "down"), []int{503}},
-		{"token endpoint answers 500 with an HTML page", answerToken(code, 500, "text/html", "<html>Internal Server Error</html>"), []int{503}},
-		{"token endpoint rate-limits bff", answerToken(code, 429, "application/json", `{"error":"too_many_requests"}`), []int{503}},
-		{"token endpoint times the request out", answerToken(code, 408, "text/plain", "timeout"), []int{503}},
-		{"token endpoint answers 403", answerToken(code, 403, "text/html", "<html>forbidden by a WAF</html>"), []int{503}},
-		{"token endpoint redirects", answerToken(code, 302, "text/html", ""), []int{502}},
-		{"token endpoint refuses the code", answerToken(code, 400, "application/json", `{"error":"invalid_grant"}`), []int{400}},
-		{"token endpoint refuses the client", answerToken(code, 401, "application/json", `{"error":"invalid_client"}`), []int{400}},
-		{"garbage JSON", answerToken(code, 200, "application/json", `{"access_token": "x", "token_type": `), []int{502, 400}},
-		{"an HTML page with 200", answerToken(code, 200, "text/html", "<html>login</html>"), []int{502, 400}},
-		{"an empty 200", answerToken(code, 200, "application/json", ""), []int{502, 400}},
-		{"JSON without an access token", answerToken(code, 200, "application/json", `{"token_type":"Bearer"}`), []int{502, 400}},
-		{"more than a megabyte of JSON", answerToken(code, 200, "application/json", `{"access_token":"`+strings.Repeat("a", 2<<20)+`"}`), []int{502, 400}},
-		{"no id_token", rewriteToken(code, "id_token", func(any) any { return nil }), []int{502}},
-		{"id_token not a JWT", rewriteToken(code, "id_token", func(any) any { return "not-a-jwt" }), []int{502}},
-		{"id_token with a bad signature", rewriteToken(code, "id_token", flipSignature), []int{502}},
-		{"the JWKS answers 503", failEndpoint("/keys"), []int{502, 503}},
-		{"an access token too large to keep", rewriteToken(code, "access_token", func(any) any { return bigToken }), []int{502}},
-		{"connection reset", resetToken(code), []int{503}},
+		{"token endpoint answers 503", bfftest.AnswerToken(code, 503, "text/plain", "down"), []int{503}, idpDown},
+		{"token endpoint answers 500 with an HTML page", bfftest.AnswerToken(code, 500, "text/html", "<html>Internal Server Error</html>"), []int{503}, idpDown},
+		{"token endpoint rate-limits bff", bfftest.AnswerToken(code, 429, "application/json", `{"error":"too_many_requests"}`), []int{503}, idpDown},
+		{"token endpoint times the request out", bfftest.AnswerToken(code, 408, "text/plain", "timeout"), []int{503}, idpDown},
+		{"token endpoint answers 403", bfftest.AnswerToken(code, 403, "text/html", "<html>forbidden by a WAF</html>"), []int{503}, idpDown},
+		{"token endpoint redirects", bfftest.AnswerToken(code, 302, "text/html", ""), []int{502}, idpError},
+		{"token endpoint refuses the code", bfftest.AnswerToken(code, 400, "application/json", `{"error":"invalid_grant"}`), []int{400}, idpError},
+		{"token endpoint refuses the client", bfftest.AnswerToken(code, 401, "application/json", `{"error":"invalid_client"}`), []int{400}, idpError},
+		{"garbage JSON", bfftest.AnswerToken(code, 200, "application/json", `{"access_token": "x", "token_type": `), []int{502, 400}, idpError},
+		{"an HTML page with 200", bfftest.AnswerToken(code, 200, "text/html", "<html>login</html>"), []int{502, 400}, idpError},
+		{"an empty 200", bfftest.AnswerToken(code, 200, "application/json", ""), []int{502, 400}, idpError},
+		{"JSON without an access token", bfftest.AnswerToken(code, 200, "application/json", `{"token_type":"Bearer"}`), []int{502, 400}, idpError},
+		{"more than a megabyte of JSON", bfftest.AnswerToken(code, 200, "application/json", `{"access_token":"`+strings.Repeat("a", 2<<20)+`"}`), []int{502, 400}, idpError},
+		{"no id_token", bfftest.RewriteToken(code, "id_token", func(any) any { return nil }), []int{502}, idpError},
+		{"id_token not a JWT", bfftest.RewriteToken(code, "id_token", func(any) any { return "not-a-jwt" }), []int{502}, idpError},
+		{"id_token with a bad signature", bfftest.RewriteToken(code, "id_token", flipSignature), []int{502}, idpError},
+		{"the JWKS answers 503", failEndpoint("/keys"), []int{502, 503}, idpError},
+		{"an access token too large to keep", bfftest.RewriteToken(code, "access_token", func(any) any { return bigToken }), []int{502}, "session_too_large"},
+		{"connection reset", resetToken(code), []int{503}, idpDown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,6 +161,9 @@ func TestFaultLoginIdPMisbehaves(t *testing.T) {
 			r := bfftest.NewStack(t, bfftest.StackOptions{OP: bfftest.OPOptions{Wrap: while(&broken, tc.wrap)}})
 			resp := callbackAfterLogin(t, r)
 			checkClean(t, resp, forbidden(r, bigToken), false, tc.want...)
+			if got, _ := bfftest.CallbackCode(resp); got != tc.code {
+				t.Errorf("callback error code %q, want %q", got, tc.code)
+			}
 			if storesSession(resp) {
 				t.Error("a failed login stored a session")
 			}
@@ -227,6 +175,22 @@ func TestFaultLoginIdPMisbehaves(t *testing.T) {
 			checkAlive(t, r)
 		})
 	}
+	// With BFF_ERROR_URL the code travels in the redirect instead.
+	t.Run("BFF_ERROR_URL", func(t *testing.T) {
+		r := bfftest.NewStack(t, bfftest.StackOptions{
+			Env: map[string]string{"BFF_ERROR_URL": "/signin-problem?lang=en"},
+			OP:  bfftest.OPOptions{Wrap: bfftest.AnswerToken(code, 503, "text/plain", "down")},
+		})
+		resp := callbackAfterLogin(t, r)
+		got, err := bfftest.CallbackCode(resp)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || err != nil || got != idpDown || !strings.HasPrefix(loc, "/signin-problem?") || !strings.Contains(loc, "lang=en") {
+			t.Errorf("callback: %d to %q (%v), want 302 to /signin-problem?lang=en with error=%s", resp.StatusCode, loc, err, idpDown)
+		}
+		if storesSession(resp) {
+			t.Error("a failed login stored a session")
+		}
+	})
 }
 
 // callbackAfterLogin starts a login through the front, signs in at the OP
@@ -262,9 +226,9 @@ func TestFaultRefreshIdPMisbehaves(t *testing.T) {
 		name string
 		wrap func(http.Handler) http.Handler
 	}{
-		{"garbage JSON", answerToken(refresh, 200, "application/json", "{garbage")},
-		{"500", answerToken(refresh, 500, "text/html", "<html>oops</html>")},
-		{"id_token with a bad signature", rewriteToken(refresh, "id_token", flipSignature)},
+		{"garbage JSON", bfftest.AnswerToken(refresh, 200, "application/json", "{garbage")},
+		{"500", bfftest.AnswerToken(refresh, 500, "text/html", "<html>oops</html>")},
+		{"id_token with a bad signature", bfftest.RewriteToken(refresh, "id_token", flipSignature)},
 		{"connection reset", resetToken(refresh)},
 	}
 	for _, tc := range cases {
@@ -294,22 +258,24 @@ func TestFaultRefreshIdPMisbehaves(t *testing.T) {
 // cannot revoke must not keep the session alive or the browser stuck.
 func TestFaultLogoutIdPDown(t *testing.T) {
 	cases := []struct {
-		name   string
-		revoke http.HandlerFunc // what the revocation endpoint does instead
-		opDown bool             // the whole OP answers 503
+		name    string
+		revoke  http.HandlerFunc // what the revocation endpoint does instead
+		opDown  bool             // the whole OP answers 503
+		outcome string           // bff_revocations_total's
 	}{
 		{"revocation answers 503", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
-		}, false},
-		{"revocation resets the connection", func(w http.ResponseWriter, _ *http.Request) { resetConn(w) }, false},
-		{"the whole OP answers 503", nil, true},
+		}, false, "refused"},
+		{"revocation resets the connection", func(w http.ResponseWriter, _ *http.Request) { resetConn(w) }, false, "failed"},
+		{"the whole OP answers 503", nil, true, "refused"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var broken atomic.Bool
-			r := bfftest.NewStack(t, bfftest.StackOptions{OP: bfftest.OPOptions{Wrap: func(next http.Handler) http.Handler {
+			metrics := kit.ClosedPort(t)
+			r := bfftest.NewStack(t, bfftest.StackOptions{Env: map[string]string{"BFF_METRICS_LISTEN": metrics}, OP: bfftest.OPOptions{Wrap: func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-					if broken.Load() && tc.revoke != nil && opEndpoint(req, "/revoke") {
+					if broken.Load() && tc.revoke != nil && bfftest.OPEndpoint(req, "/revoke") {
 						tc.revoke(w, req)
 						return
 					}
@@ -317,7 +283,7 @@ func TestFaultLogoutIdPDown(t *testing.T) {
 				})
 			}}})
 			r.Login()
-			logout := jsonField(t, r.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl")
+			logout := r.LogoutURL()
 			broken.Store(true)
 			r.OP.Down.Store(tc.opDown)
 			checkLogoutAnswer(t, r, r.Get(logout))
@@ -326,6 +292,14 @@ func TestFaultLogoutIdPDown(t *testing.T) {
 			}
 			if c := r.OP.Counts(); c.Revocations != 0 {
 				t.Errorf("the OP revoked %d tokens; the fault did not hold", c.Revocations)
+			}
+			if !strings.Contains(r.Logs.String(), "logout: revoking refresh token failed") {
+				t.Error("no log line says the revocation failed")
+			}
+			anon, _ := bfftest.NewClient(t)
+			want := `bff_revocations_total{outcome="` + tc.outcome + `"} 1`
+			if m := bfftest.Get(t, anon, "http://"+metrics, "/metrics").Text; !strings.Contains(m, want) {
+				t.Errorf("/metrics does not say %s", want)
 			}
 		})
 	}
@@ -595,7 +569,7 @@ func TestFaultSlowDependencies(t *testing.T) {
 	hangOn := func(rel, grant string, on *atomic.Bool) func(http.Handler) http.Handler {
 		return func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if on.Load() && opEndpoint(r, rel) && (grant == "" || grantOf(r) == grant) {
+				if on.Load() && bfftest.OPEndpoint(r, rel) && (grant == "" || bfftest.GrantOf(r) == grant) {
 					hang(r)
 					return
 				}
@@ -630,7 +604,7 @@ func TestFaultSlowDependencies(t *testing.T) {
 	refreshHangs.Store(true)
 
 	logoutRig.Login()
-	logoutPath := jsonField(t, logoutRig.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl")
+	logoutPath := logoutRig.LogoutURL()
 	revokeHangs.Store(true)
 
 	upstreamRig.Login()
@@ -693,8 +667,13 @@ func TestFaultSlowDependencies(t *testing.T) {
 		checkClean(t, res.resp, forbidden(rg), false, want)
 		return res
 	}
-	if res := check("login, token endpoint hangs", slowBound, loginRig, http.StatusServiceUnavailable); storesSession(res.resp) {
-		t.Error("a timed-out login stored a session")
+	if res := check("login, token endpoint hangs", slowBound, loginRig, http.StatusServiceUnavailable); res.err == nil {
+		if storesSession(res.resp) {
+			t.Error("a timed-out login stored a session")
+		}
+		if code, _ := bfftest.CallbackCode(res.resp); code != "idp_unavailable" {
+			t.Errorf("login, token endpoint hangs: error code %q, want idp_unavailable", code)
+		}
 	}
 	if res := check("refresh, token endpoint hangs", slowBound, refreshRig, http.StatusServiceUnavailable); res.err == nil && len(res.resp.Header.Values("Set-Cookie")) != 0 {
 		t.Errorf("a timed-out refresh touched the cookie: %q", res.resp.Header.Values("Set-Cookie"))

@@ -110,8 +110,7 @@ func grepLines(s, sub string) string {
 // in chunk order, and the sealed value they join to.
 func sessionPairs(t *testing.T, r *bfftest.Stack) (pairs []string, sealed string) {
 	t.Helper()
-	cs := slices.DeleteFunc(r.Jar.Cookies(r.Public), func(c *http.Cookie) bool { return !strings.HasPrefix(c.Name, oidc.SessionCookie) })
-	slices.SortFunc(cs, func(a, b *http.Cookie) int { return strings.Compare(a.Name, b.Name) })
+	cs := r.SessionCookies()
 	if len(cs) == 0 {
 		t.Fatal("the browser has no session cookie")
 	}

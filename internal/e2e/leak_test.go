@@ -25,7 +25,7 @@ func TestNoTokenReachesBrowserOrLog(t *testing.T) {
 	seen = append(seen, s.Get("/api/c")) // 403
 	session := s.Get("/auth/session", "X-CSRF", "1")
 	seen = append(seen, session)
-	logoutPath := jsonField(t, session.Text, "logoutUrl")
+	logoutPath := bfftest.LogoutURL(t, session)
 	logout := s.Get(logoutPath)
 	if logout.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d", logout.StatusCode)
@@ -80,13 +80,3 @@ func TestNoTokenReachesBrowserOrLog(t *testing.T) {
 
 // dumpResponse is what the browser received in r; see [bfftest.Response.Dump].
 func dumpResponse(r bfftest.Response) string { return r.Dump() }
-
-func jsonField(t *testing.T, body, field string) string {
-	t.Helper()
-	i := strings.Index(body, `"`+field+`":"`)
-	if i < 0 {
-		t.Fatalf("no %s in %s", field, body)
-	}
-	rest := body[i+len(field)+4:]
-	return strings.ReplaceAll(rest[:strings.IndexByte(rest, '"')], `\u0026`, "&")
-}

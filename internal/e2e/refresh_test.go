@@ -152,6 +152,10 @@ func TestRefreshRefused(t *testing.T) {
 		if got := s.Upstream.Last(t).Authorization; got != old {
 			t.Error("upstream did not get the still-valid old token")
 		}
+		// Proceeding is the case only if bff tried to refresh and was refused.
+		if c := s.OP.Counts(); c.RefreshRefused != 1 || c.RefreshGrants != 0 {
+			t.Errorf("OP counts %+v: want exactly 1 refused refresh", c)
+		}
 	})
 	t.Run("token expired: session ends", func(t *testing.T) {
 		s := bfftest.NewStack(t, bfftest.StackOptions{})
@@ -210,7 +214,7 @@ func TestRefreshRefusalOrOutage(t *testing.T) {
 	answer := func(status int, retryAfter, body string) func(http.Handler) http.Handler {
 		return func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if opEndpoint(r, "/oauth/token") && grantOf(r) == refresh {
+				if bfftest.OPEndpoint(r, "/oauth/token") && bfftest.GrantOf(r) == refresh {
 					if retryAfter != "" {
 						w.Header().Set("Retry-After", retryAfter)
 					}

@@ -45,14 +45,15 @@ func TestShutdownWritesEveryAccessLine(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	codes := make([]int, slow)
+	errs := make([]error, slow)
 	for i := range slow {
+		// Each on a connection of its own, as separate browsers would.
+		c, _ := bfftest.NewClient(t)
+		c.Jar.SetCookies(d.Public, d.Jar.Cookies(d.Public))
 		wg.Go(func() {
-			// Each on a connection of its own, as separate browsers would.
-			c, _ := bfftest.NewClient(t)
-			for _, ck := range d.Jar.Cookies(d.Public) {
-				c.Jar.SetCookies(d.Public, []*http.Cookie{ck})
-			}
-			codes[i] = bfftest.Get(t, c, d.Origin, fmt.Sprintf("/api/slow/%d", i), "X-CSRF", "1", "X-Request-Id", id("slow", i)).StatusCode
+			// Not t.Fatal: this goroutine is not the test's.
+			r, err := bfftest.Send(c, http.MethodGet, d.Origin, fmt.Sprintf("/api/slow/%d", i), nil, "X-CSRF", "1", "X-Request-Id", id("slow", i))
+			codes[i], errs[i] = statusOf(r), err
 		})
 	}
 	for deadline := time.Now().Add(10 * time.Second); inFlight.Load() < slow; time.Sleep(5 * time.Millisecond) {
@@ -70,8 +71,8 @@ func TestShutdownWritesEveryAccessLine(t *testing.T) {
 	close(release)
 	wg.Wait()
 	for i, code := range codes {
-		if code != http.StatusOK {
-			t.Errorf("slow request %d in flight at SIGTERM: %d, want 200", i, code)
+		if code != http.StatusOK || errs[i] != nil {
+			t.Errorf("slow request %d in flight at SIGTERM: %d %v, want 200", i, code, errs[i])
 		}
 	}
 	if err := d.Stop(20 * time.Second); err != nil {

@@ -229,7 +229,7 @@ func TestTracing(t *testing.T) {
 			t.Fatalf("API call: %d, Set-Cookie %q: want 200 with the refreshed session", api.StatusCode, api.Header["Set-Cookie"])
 		}
 		saw := d.Upstream.Last(t)
-		logout := d.Get(jsonField(t, d.Get("/auth/session", "X-CSRF", "1").Text, "logoutUrl"))
+		logout := d.Get(bfftest.LogoutURL(t, d.Get("/auth/session", "X-CSRF", "1")))
 		if logout.StatusCode != http.StatusFound {
 			t.Fatalf("logout: %d", logout.StatusCode)
 		}

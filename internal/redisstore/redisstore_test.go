@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,12 +171,14 @@ func TestGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	var accepted, commands atomic.Int32
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			go func() {
 				defer conn.Close()
 				buf := make([]byte, 4096)
@@ -183,6 +186,7 @@ func TestGarbage(t *testing.T) {
 					if _, err := conn.Read(buf); err != nil {
 						return
 					}
+					commands.Add(1)
 					if _, err := conn.Write([]byte("?not redis\r\n")); err != nil {
 						return
 					}
@@ -199,6 +203,10 @@ func TestGarbage(t *testing.T) {
 	go func() { s.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	time.Sleep(300 * time.Millisecond)
+	// Run itself, before any call below, must have tried the server.
+	if accepted.Load() == 0 || commands.Load() == 0 {
+		t.Fatalf("the server accepted %d connections and read %d commands: Run never talked to it", accepted.Load(), commands.Load())
+	}
 	if s.Ready() {
 		t.Error("ready with a server that answers garbage")
 	}

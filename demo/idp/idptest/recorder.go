@@ -107,31 +107,16 @@ func (rec *Recorder) IssuedTokens() []string {
 // calls are not counted as Revocations.
 func (rec *Recorder) RevokeAll() error {
 	for _, tok := range rec.IssuedTokens() {
-		// The OP may hold the client to one way of authenticating.
-		if rec.revoke(tok, true) != http.StatusOK {
-			if code := rec.revoke(tok, false); code != http.StatusOK {
-				return fmt.Errorf("revoking a token: %d", code)
-			}
+		req := httptest.NewRequest(http.MethodPost, RevocationPath, strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(rec.clientID), url.QueryEscape(rec.clientSecret))
+		w := httptest.NewRecorder()
+		rec.next.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			return fmt.Errorf("revoking a token: %d", w.Code)
 		}
 	}
 	return nil
-}
-
-// revoke revokes tok, authenticating with HTTP Basic or in the form.
-func (rec *Recorder) revoke(tok string, basic bool) int {
-	form := url.Values{"token": {tok}}
-	if !basic {
-		form.Set("client_id", rec.clientID)
-		form.Set("client_secret", rec.clientSecret)
-	}
-	req := httptest.NewRequest(http.MethodPost, RevocationPath, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basic {
-		req.SetBasicAuth(url.QueryEscape(rec.clientID), url.QueryEscape(rec.clientSecret))
-	}
-	w := httptest.NewRecorder()
-	rec.next.ServeHTTP(w, req)
-	return w.Code
 }
 
 func (rec *Recorder) serveToken(w http.ResponseWriter, r *http.Request) {

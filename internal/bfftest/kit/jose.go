@@ -1,9 +1,11 @@
 package kit
 
 import (
+	"fmt"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // JOSESeal builds a compact JWE with go-jose directly, DEFLATE-compressed,
@@ -29,4 +31,18 @@ func JOSESeal(t testing.TB, alg jose.KeyAlgorithm, enc jose.ContentEncryption, k
 		t.Fatal(err)
 	}
 	return s
+}
+
+// UnverifiedClaims decodes the claims of a signed JWT into dst without
+// checking its signature: for a token the test knows to be genuine, such
+// as one an OP issued or a sealed session held.
+func UnverifiedClaims(token string, dst any) error {
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil {
+		return fmt.Errorf("parse jwt: %w", err)
+	}
+	if err := tok.UnsafeClaimsWithoutVerification(dst); err != nil {
+		return fmt.Errorf("jwt claims: %w", err)
+	}
+	return nil
 }

@@ -124,11 +124,8 @@ func TestBrowserDemoAcrossReplicas(t *testing.T) {
 	if !bytes.HasPrefix(shot, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("screenshot is not a PNG")
 	}
-	dir, err := os.MkdirTemp("", "bff-browser-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shotPath := filepath.Join(dir, "signed-in.png")
+	// Kept with -artifacts, else removed with the test.
+	shotPath := filepath.Join(t.ArtifactDir(), "signed-in.png")
 	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

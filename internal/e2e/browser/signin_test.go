@@ -75,11 +75,8 @@ func TestBrowserSignInPaths(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(shot, []byte("\x89PNG")) {
 		t.Fatalf("screenshot: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "bff-browser-signin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shotPath := filepath.Join(dir, "cancelled.png")
+	// Kept with -artifacts, else removed with the test.
+	shotPath := filepath.Join(t.ArtifactDir(), "cancelled.png")
 	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

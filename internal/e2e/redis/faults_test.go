@@ -55,8 +55,8 @@ func wantStoreUnavailable(t *testing.T, what string, r bfftest.Response) {
 	if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
 		t.Errorf("%s: the 503 touched cookies: %q", what, sc)
 	}
-	if r.Header.Get("Retry-After") == "" {
-		t.Errorf("%s: a 503 without Retry-After", what)
+	if ra := r.Header.Get("Retry-After"); ra != "5" {
+		t.Errorf("%s: Retry-After %q, want 5", what, ra)
 	}
 }
 
@@ -80,6 +80,28 @@ func TestRedisDownAtStart(t *testing.T) {
 	waitReady(t, s, 0, http.StatusOK)
 	if r := s.API("/api/x"); r.StatusCode != http.StatusOK {
 		t.Errorf("with Redis up: %d, want 200", r.StatusCode)
+	}
+}
+
+// TestRedisDownAtSignIn: with BFF_SESSION_STORE=redis every session lives
+// in Redis, so a sign-in that cannot store one fails with the callback's
+// store_unavailable, for a person to try again, and leaves no session.
+func TestRedisDownAtSignIn(t *testing.T) {
+	redis := bfftest.StartRedis(t)
+	redis.Stop()
+	s := withRedis(t, redis, bfftest.StackOptions{Unready: true, Env: map[string]string{"BFF_SESSION_STORE": "redis"}})
+	waitRedisUnready(t, s)
+	start := s.Get("/auth/login")
+	r := s.Get(s.OP.Login(t, s.Client, start.Header.Get("Location")).RequestURI())
+	code, err := bfftest.CallbackCode(r)
+	if r.StatusCode != http.StatusServiceUnavailable || err != nil || code != "store_unavailable" {
+		t.Errorf("callback with Redis down: %d, page %v, code %q; want 503 store_unavailable", r.StatusCode, err, code)
+	}
+	if ra := r.Header.Get("Retry-After"); ra != "5" {
+		t.Errorf("callback with Redis down: Retry-After %q, want 5", ra)
+	}
+	if cs := s.SessionCookies(); len(cs) != 0 {
+		t.Errorf("a failed sign-in left %d session cookies", len(cs))
 	}
 }
 

@@ -3,9 +3,7 @@ package redis_test
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,30 +15,11 @@ import (
 // issues 12 KB long, as an Entra ID token with many group claims is. bff
 // treats access tokens as opaque, so the padding travels to the upstream
 // as it came.
-func bigTokens(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != bfftest.IdPPath+"/oauth/token" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		var tok map[string]any
-		if rec.Code == http.StatusOK && json.Unmarshal(body, &tok) == nil {
-			pad := make([]byte, 9<<10)
-			rand.Read(pad)
-			tok["access_token"] = tok["access_token"].(string) + "~" + base64.RawURLEncoding.EncodeToString(pad)
-			body, _ = json.Marshal(tok)
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Del("Content-Length")
-		w.WriteHeader(rec.Code)
-		w.Write(body)
-	})
-}
+var bigTokens = bfftest.RewriteToken("", "access_token", func(old any) any {
+	pad := make([]byte, 9<<10)
+	rand.Read(pad)
+	return old.(string) + "~" + base64.RawURLEncoding.EncodeToString(pad)
+})
 
 // cookieBytes is the size of the Cookie header the session cookies make.
 func cookieBytes(cs []*http.Cookie) int {
@@ -63,6 +42,9 @@ func TestLargeSession(t *testing.T) {
 		r := s.Get(cb.RequestURI())
 		if r.StatusCode != http.StatusBadGateway || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("callback: %d %q, want the 502 error page", r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		if code, err := bfftest.CallbackCode(r); err != nil || code != "session_too_large" {
+			t.Errorf("callback: page %v, code %q; want session_too_large", err, code)
 		}
 		if cs := s.SessionCookies(); len(cs) != 0 {
 			t.Errorf("a failed sign-in left %d session cookies", len(cs))

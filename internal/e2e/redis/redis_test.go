@@ -5,16 +5,14 @@
 package redis_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 )
 
 func TestMain(m *testing.M) { bfftest.RedisMain(m) }
@@ -58,16 +56,8 @@ func idTokenClaims(t *testing.T, s *bfftest.Stack) map[string]any {
 	t.Helper()
 	tokens := s.OP.IssuedTokens()
 	for _, tok := range slices.Backward(tokens) {
-		parts := strings.Split(tok, ".")
-		if len(parts) != 3 {
-			continue
-		}
-		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-		if err != nil {
-			continue
-		}
 		var claims map[string]any
-		if json.Unmarshal(payload, &claims) == nil && claims["nonce"] != nil {
+		if kit.UnverifiedClaims(tok, &claims) == nil && claims["nonce"] != nil {
 			return claims
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -15,12 +14,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"bff/internal/bfftest"
+	"bff/internal/bfftest/kit"
 )
 
 // TestRedisUser: a Redis user with a password and only the commands bff
@@ -71,19 +70,19 @@ func TestRedisUser(t *testing.T) {
 func TestRedisTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	tlsPort := freePort(t)
-	redis := bfftest.StartRedis(t, "--tls-port", strconv.Itoa(tlsPort),
+	_, tlsPort, _ := net.SplitHostPort(kit.ClosedPort(t))
+	redis := bfftest.StartRedis(t, "--tls-port", tlsPort,
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", certFile, "--tls-auth-clients", "no")
 
 	bin := bfftest.Build(t)
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := kit.ClosedPort(t)
 	public := &url.URL{Scheme: "http", Host: addr}
 	op := bfftest.StartOP(t, public, bfftest.OPOptions{})
 	up := bfftest.NewUpstream(t, nil)
 	env := bfftest.Env(op, public, bfftest.NewKey(t))
 	env["BFF_LISTEN"] = addr
 	env["BFF_ROUTES"] = "/api/=" + up.URL
-	env["BFF_REDIS_URL"] = fmt.Sprintf("rediss://127.0.0.1:%d/0", tlsPort)
+	env["BFF_REDIS_URL"] = "rediss://127.0.0.1:" + tlsPort + "/0"
 	env["SSL_CERT_FILE"] = certFile
 	bfftest.Start(t, bin, env)
 	if err := bfftest.WaitReady(addr, 10*time.Second); err != nil {
@@ -98,13 +97,8 @@ func TestRedisTLS(t *testing.T) {
 		t.Fatalf("callback: %d", r.StatusCode)
 	}
 	copied := jar.Cookies(public)
-	var session struct {
-		LogoutURL string `json:"logoutUrl"`
-	}
-	if err := json.Unmarshal([]byte(bfftest.Get(t, client, base, "/auth/session", "X-CSRF", "1").Text), &session); err != nil {
-		t.Fatal(err)
-	}
-	if r := bfftest.Get(t, client, base, session.LogoutURL); r.StatusCode != http.StatusFound {
+	logoutURL := bfftest.LogoutURL(t, bfftest.Get(t, client, base, "/auth/session", "X-CSRF", "1"))
+	if r := bfftest.Get(t, client, base, logoutURL); r.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d", r.StatusCode)
 	}
 	other, otherJar := bfftest.NewClient(t)
@@ -115,16 +109,6 @@ func TestRedisTLS(t *testing.T) {
 	if len(redis.Keys()) == 0 {
 		t.Error("nothing reached Redis over TLS")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key.

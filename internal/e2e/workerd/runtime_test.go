@@ -86,7 +86,7 @@ func installWorkerd(t *testing.T) string {
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed, so workerd cannot be installed from npm and the Worker build is not tested (CI installs them)", tool)
+			bfftest.Missing(t, "%s is not installed, so workerd cannot be installed from npm and the Worker build is not tested (CI installs them)", tool)
 		}
 	}
 	out, err := exec.Command("bash", filepath.Join(bfftest.RepoRoot(t), ".ci", "install-workerd")).Output()
