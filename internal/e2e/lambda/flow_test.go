@@ -72,7 +72,7 @@ func flow(t *testing.T, f *function) {
 	}
 
 	r = f.call(t, "/auth/session")
-	logoutURL := jsonString(t, r.Text, "logoutUrl")
+	logoutURL := bfftest.LogoutURL(t, r)
 	r = f.get(t, logoutURL)
 	expiredAll := want{}
 	for _, name := range session {
@@ -202,15 +202,4 @@ func checkCookies(t *testing.T, step string, res bfftest.Result, status int, w w
 		return liveNames
 	}
 	return expiredNames
-}
-
-// jsonString is the string value of field in a JSON object's text.
-func jsonString(t *testing.T, body, field string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(body, `"`+field+`":"`)
-	end := strings.IndexByte(rest, '"')
-	if !ok || end < 0 {
-		t.Fatalf("no %s in %s", field, body)
-	}
-	return strings.ReplaceAll(rest[:end], `\u0026`, "&")
 }

@@ -22,7 +22,7 @@ func TestFunctionWithRedis(t *testing.T) {
 		t.Fatalf("api: %d %s", r.StatusCode, r.Text)
 	}
 	copied := f.Jar.Cookies(public)
-	logout := jsonString(t, f.call(t, "/auth/session").Text, "logoutUrl")
+	logout := bfftest.LogoutURL(t, f.call(t, "/auth/session"))
 	if r := f.get(t, logout); r.StatusCode != http.StatusFound {
 		t.Fatalf("logout: %d", r.StatusCode)
 	}
