@@ -53,7 +53,7 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	case err == nil:
 		a.obs.Refresh("refreshed")
 		s.AccessToken, s.AccessExpiry, s.RefreshToken, s.IDToken = res.accessToken, res.expiry, res.refreshToken, res.idToken
-		s.idpSID, s.endKeys = sidClaim(s.IDToken), nil
+		s.endKeys = nil
 		s.LastSeen = now
 		if err := a.writeSession(w, r, s); err != nil {
 			a.log.Error("refresh: resealing session failed", "err", err)
