@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,15 @@ func (s *memShared) SetNX(_ context.Context, key, value string, ttl time.Duratio
 		return false, nil
 	}
 	return true, s.set(key, value, ttl)
+}
+
+func (s *memShared) SetMax(_ context.Context, key string, n int64, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, err := strconv.ParseInt(s.m[key].v, 10, 64); err == nil && cur >= n && !s.down {
+		return nil
+	}
+	return s.set(key, strconv.FormatInt(n, 10), ttl)
 }
 
 func (s *memShared) Delete(_ context.Context, keys ...string) error {

@@ -24,6 +24,9 @@ type Shared interface {
 	GetCached(ctx context.Context, keys ...string) ([]string, error)
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error)
+	// SetMax stores n under key for ttl unless key holds a number at least
+	// as large, in one step: two writers cannot move it backwards.
+	SetMax(ctx context.Context, key string, n int64, ttl time.Duration) error
 	Delete(ctx context.Context, keys ...string) error
 }
 

@@ -1,8 +1,6 @@
 package interop
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	"bff/internal/bfftest"
 	"bff/internal/bfftest/hydra"
+	"bff/internal/bfftest/kit"
 )
 
 func TestMain(m *testing.M) { bfftest.RedisMain(m) }
@@ -110,19 +109,6 @@ func testHydraOneRefresh(t *testing.T, h *hydra.Hydra) {
 // so it was verified when it went in.
 func sid(t *testing.T, idToken string) string {
 	t.Helper()
-	parts := strings.Split(idToken, ".")
-	if len(parts) != 3 {
-		t.Fatalf("an ID token of %d parts", len(parts))
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		SID string `json:"sid"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.SID
+	sid, _ := kit.JWTClaims(t, idToken)["sid"].(string)
+	return sid
 }

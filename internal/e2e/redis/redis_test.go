@@ -5,12 +5,8 @@
 package redis_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"maps"
 	"net/http"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,28 +47,6 @@ func untilRefused(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie,
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// idTokenClaims are the claims of the last ID token the OP issued.
-func idTokenClaims(t *testing.T, s *bfftest.Stack) map[string]any {
-	t.Helper()
-	tokens := s.OP.IssuedTokens()
-	for _, tok := range slices.Backward(tokens) {
-		parts := strings.Split(tok, ".")
-		if len(parts) != 3 {
-			continue
-		}
-		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-		if err != nil {
-			continue
-		}
-		var claims map[string]any
-		if json.Unmarshal(payload, &claims) == nil && claims["nonce"] != nil {
-			return claims
-		}
-	}
-	t.Fatal("the OP issued no ID token")
-	return nil
 }
 
 // newBrowser gives the stack a new browser: a client with an empty jar,
