@@ -271,7 +271,7 @@ func (a *Auth) discover(ctx context.Context) (*provider, error) {
 			Scopes:       a.cfg.Scopes,
 		},
 		verifier:       p.Verifier(&gooidc.Config{ClientID: a.cfg.ClientID, Now: a.now}),
-		logoutVerifier: newLogoutVerifier(p, a.cfg.ClientID, a.now),
+		logoutVerifier: a.newLogoutVerifier(extra),
 		revocation:     extra.Revocation,
 		endSession:     extra.EndSession,
 	}

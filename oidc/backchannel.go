@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
-
-	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"bff/internal/problem"
 )
@@ -51,6 +48,13 @@ func (a *Auth) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(a.clientContext(r.Context()), a.cfg.IdPTimeout)
 	defer cancel()
 	c, err := a.verifyLogoutToken(ctx, p, r.PostForm.Get("logout_token"))
+	if limited := (*keysLimited)(nil); errors.As(err, &limited) {
+		// It may be the IdP's, signed with a key it has just rotated in.
+		a.log.Info("back-channel logout deferred: the identity provider's keys were fetched too recently", "retry_after", limited.retryAfter)
+		w.Header().Set("Retry-After", limited.retryAfterSeconds())
+		problem.Write(w, http.StatusServiceUnavailable, "Logout token not checked yet", "Try again after Retry-After.")
+		return
+	}
 	if err != nil {
 		a.log.Info("back-channel logout refused", "err", err)
 		problem.Write(w, http.StatusBadRequest, "Bad logout token", "")
@@ -86,17 +90,10 @@ func (a *Auth) recordLogout(ctx context.Context, c *logoutClaims) error {
 		return a.shared.Set(ctx, endedIdPSessionKey(c.Issuer, c.SID), "1", ttl)
 	}
 	iat, _ := c.Issued.Int64()
-	key := endedSubjectKey(c.Issuer, c.Subject)
-	// A token that arrives late must not move the line back and let
-	// through sessions an earlier one ended.
-	v, err := a.shared.GetCached(ctx, key)
-	if err != nil {
-		return err
-	}
-	if before, err := strconv.ParseInt(v[0], 10, 64); err == nil && before >= iat {
-		return nil
-	}
-	return a.shared.Set(ctx, key, strconv.FormatInt(iat, 10), ttl)
+	// A token that arrives late, or at the same time on another replica,
+	// must not move the line back and let through sessions an earlier one
+	// ended.
+	return a.shared.SetMax(ctx, endedSubjectKey(c.Issuer, c.Subject), iat, ttl)
 }
 
 // verifyLogoutToken checks a logout token as section 2.6 of the spec
@@ -107,7 +104,11 @@ func (a *Auth) recordLogout(ctx context.Context, c *logoutClaims) error {
 func (a *Auth) verifyLogoutToken(ctx context.Context, p *provider, raw string) (*logoutClaims, error) {
 	// exp is optional in a logout token (Hydra sends none): it is checked
 	// below, when present.
-	tok, err := p.logoutVerifier.Verify(ctx, raw)
+	limited := new(keysLimited)
+	tok, err := p.logoutVerifier.Verify(context.WithValue(ctx, keysLimitedKey{}, limited), raw)
+	if limited.retryAfter > 0 {
+		return nil, limited
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
@@ -142,12 +143,6 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, p *provider, raw string) (
 		}
 	}
 	return &c, nil
-}
-
-// newLogoutVerifier checks a logout token's signature, issuer and
-// audience; the rest is verifyLogoutToken's.
-func newLogoutVerifier(p *gooidc.Provider, clientID string, now func() time.Time) *gooidc.IDTokenVerifier {
-	return p.Verifier(&gooidc.Config{ClientID: clientID, Now: now, SkipExpiryCheck: true})
 }
 
 // storeUnavailable answers a request the shared store was needed for.

@@ -1,98 +1,80 @@
 package oidc_test
 
 import (
-	"context"
 	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"bff/internal/bfftest"
-	"bff/oidc"
 )
 
-// memShared is an oidc.Shared in a map, for a fuzz target that calls the
-// handler directly. The Redis suites use a real Redis.
-type memShared struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (s *memShared) GetCached(_ context.Context, keys ...string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = s.m[k]
-	}
-	return out, nil
-}
-
-func (s *memShared) Set(_ context.Context, key, value string, _ time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = value
-	return nil
-}
-
-func (s *memShared) SetNX(_ context.Context, key, value string, _ time.Duration) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[key]; ok {
-		return false, nil
-	}
-	s.m[key] = value
-	return true, nil
-}
-
-func (s *memShared) Delete(_ context.Context, keys ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		delete(s.m, k)
-	}
-	return nil
-}
-
-// FuzzBackchannelLogout: whatever is posted, the endpoint answers 400
-// and ends nothing, unless the IdP signed it; the fuzzer cannot sign.
+// FuzzBackchannelLogout: whatever is posted, the endpoint ends nothing
+// unless the IdP signed it, and the fuzzer cannot sign. It answers 400, or
+// 503 with Retry-After when the token names a key bff does not hold and
+// the keys were fetched too recently to fetch again.
+//
+// The seeds are issued now, for the IdP's client, so that what refuses
+// them is the signature (or its algorithm), not their age or audience.
 func FuzzBackchannelLogout(f *testing.F) {
 	public, _ := url.Parse("https://app.example")
-	op := bfftest.StartOP(f, public, bfftest.OPOptions{})
-	shared := &memShared{m: map[string]string{}}
+	key := bfftest.NewSigningKey(f)
+	op := bfftest.StartOP(f, public, bfftest.OPOptions{Wrap: key.Publish})
+	shared := newMemShared()
 	cfg := bfftest.AuthConfig(f, op, public, bfftest.NewKey(f), nil, nil)
 	cfg.Shared = shared
 	auth := discovered(f, cfg)
 
-	header := `{"alg":"RS256","kid":"k","typ":"logout+jwt"}`
-	claims := `{"iss":"` + op.Issuer + `","aud":"bff","iat":1,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`
-	for _, seed := range []string{
-		"logout_token=" + b64(header) + "." + b64(claims) + ".c2ln",
-		"logout_token=" + b64(`{"alg":"none"}`) + "." + b64(claims) + ".",
-		"logout_token=a.b.c", "logout_token=", "logout_token=a&logout_token=b", "", "%zz", "logout_token=" + strings.Repeat(".", 100),
+	// Each token its own jti, so that none is refused as a replay.
+	claims := func() map[string]any { return logoutClaims(op, "s", "", time.Now()) }
+	payload := func() string {
+		b, err := json.Marshal(claims())
+		if err != nil {
+			f.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	valid := key.Sign(f, claims())
+	// The one good token ends what it names: the rig can tell.
+	if rec := postLogout(auth, "logout_token="+valid); rec.Code != http.StatusOK {
+		f.Fatalf("a good logout token: %d %s", rec.Code, rec.Body)
+	}
+	before := shared.withPrefix("")
+	if len(before) == 0 {
+		f.Fatal("a good logout token ended nothing")
+	}
+
+	flipped := []byte(key.Sign(f, claims()))
+	flipped[len(flipped)-10] ^= 'A' ^ 'B' // in the signature
+	other := bfftest.NewSigningKey(f)
+	for _, token := range []string{
+		valid, // again: a replay
+		string(flipped),
+		other.SignAs(f, key.KID, claims()), // forged under a published kid
+		other.Sign(f, claims()),            // a kid never published
+		b64(`{"alg":"none","typ":"logout+jwt"}`) + "." + payload() + ".",
+		b64(`{"alg":"HS256","kid":"`+key.KID+`"}`) + "." + payload() + ".c2ln",
+		b64(`{"alg":"RS256"}`) + "." + payload() + ".c2ln",
+		"a.b.c", "", strings.Repeat(".", 100),
 	} {
-		f.Add(seed)
+		f.Add("logout_token=" + token)
+	}
+	for _, body := range []string{"logout_token=a&logout_token=b", "", "%zz"} {
+		f.Add(body)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest(http.MethodPost, "/auth/backchannel-logout", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		auth.ServeHTTP(rec, req)
-		if rec.Code != http.StatusBadRequest {
-			t.Fatalf("%q: %d, want 400", body, rec.Code)
+		rec := postLogout(auth, body)
+		if rec.Code != http.StatusBadRequest && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "") {
+			t.Fatalf("%q: %d, want 400, or 503 with Retry-After", body, rec.Code)
 		}
-		shared.mu.Lock()
-		defer shared.mu.Unlock()
-		if len(shared.m) != 0 {
-			t.Fatalf("%q ended something: %v", body, shared.m)
+		if after := shared.withPrefix(""); !maps.Equal(after, before) {
+			t.Fatalf("%q ended something", body)
 		}
 	})
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-var _ oidc.Shared = (*memShared)(nil)

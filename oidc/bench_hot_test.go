@@ -35,13 +35,17 @@ type hotSession struct {
 
 // newHotSession is newEnv and login for benchmarks, with access tokens
 // that live an hour, so the benchmark never reaches the refresh margin.
-func newHotSession(tb testing.TB) *hotSession {
+// Each option may change bff's oidc.Config.
+func newHotSession(tb testing.TB, opts ...func(*oidc.Config)) *hotSession {
 	tb.Helper()
 	bff := httptest.NewUnstartedServer(nil)
 	public := &url.URL{Scheme: "http", Host: bff.Listener.Addr().String()}
 	op := bfftest.StartOP(tb, public, bfftest.OPOptions{AccessTTL: time.Hour})
 	key := bfftest.NewKey(tb)
 	cfg := bfftest.AuthConfig(tb, op, public, key, nil, nil)
+	for _, o := range opts {
+		o(&cfg)
+	}
 	auth := discovered(tb, cfg)
 	bff.Config.Handler = auth
 	bff.Start()
@@ -84,9 +88,22 @@ func (w *headerWriter) WriteHeader(int)             {}
 
 // BenchmarkAccessTokenValidSession is what every proxied request pays in
 // oidc when its session needs no refresh: read the cookie, open the JWE
-// (AES-GCM, inflate), decode the session, check its limits.
+// (AES-GCM, inflate), decode the session, check its limits. "handle" is
+// the same with BFF_SESSION_STORE=redis, on an in-memory Shared: the
+// cookie names a record in the store.
 func BenchmarkAccessTokenValidSession(b *testing.B) {
-	h := newHotSession(b)
+	b.Run("cookie", func(b *testing.B) { benchmarkAccessToken(b, newHotSession(b)) })
+	b.Run("handle", func(b *testing.B) { benchmarkAccessToken(b, newHotSession(b, inRedis)) })
+}
+
+// inRedis keeps every session in an in-memory Shared, as
+// BFF_SESSION_STORE=redis keeps them in Redis.
+func inRedis(cfg *oidc.Config) {
+	cfg.Shared = newMemShared()
+	cfg.SessionStore = "redis"
+}
+
+func benchmarkAccessToken(b *testing.B, h *hotSession) {
 	r := h.request()
 	w := &headerWriter{h: http.Header{}}
 	b.ReportAllocs()

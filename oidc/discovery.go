@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Discovery is an OpenID provider's discovery document, as far as bff reads
@@ -67,15 +68,30 @@ var signingAlgorithms = []string{
 	gooidc.PS256, gooidc.PS384, gooidc.PS512, gooidc.EdDSA,
 }
 
-// goProvider is go-oidc's provider for d, built without a network call. ctx
-// only carries the HTTP client that later fetches the JWKS and userinfo.
-func (d *Discovery) goProvider(ctx context.Context) *gooidc.Provider {
+// joseAlgorithms are signingAlgorithms, for go-jose.
+var joseAlgorithms = func() []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(signingAlgorithms))
+	for i, a := range signingAlgorithms {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}()
+
+// algorithms are the ID token algorithms of d that go-oidc verifies.
+func (d *Discovery) algorithms() []string {
 	var algs []string
 	for _, a := range d.Algorithms {
 		if slices.Contains(signingAlgorithms, a) {
 			algs = append(algs, a)
 		}
 	}
+	return algs
+}
+
+// goProvider is go-oidc's provider for d, built without a network call. ctx
+// only carries the HTTP client that later fetches the JWKS and userinfo.
+func (d *Discovery) goProvider(ctx context.Context) *gooidc.Provider {
+	algs := d.algorithms()
 	pc := gooidc.ProviderConfig{
 		IssuerURL:   d.Issuer,
 		AuthURL:     d.Authorization,

@@ -27,6 +27,13 @@ const handleVersion = 1
 type handleRef struct {
 	ID  [16]byte
 	Key [32]byte
+	// storeKey is the record's key in the store, hashed once per handle
+	// rather than on every request that reads the record.
+	storeKey string
+}
+
+func newHandleRef(id [16]byte, key [32]byte) *handleRef {
+	return &handleRef{ID: id, Key: key, storeKey: sharedKey("session", string(id[:]))}
 }
 
 func (h *handleRef) marshal() []byte {
@@ -35,39 +42,55 @@ func (h *handleRef) marshal() []byte {
 }
 
 func parseHandle(b []byte) (*handleRef, error) {
-	var h handleRef
-	if len(b) != 1+len(h.ID)+len(h.Key) || b[0] != handleVersion {
+	var id [16]byte
+	var key [32]byte
+	if len(b) != 1+len(id)+len(key) || b[0] != handleVersion {
 		return nil, errCorrupt
 	}
-	copy(h.ID[:], b[1:])
-	copy(h.Key[:], b[1+len(h.ID):])
-	return &h, nil
+	copy(id[:], b[1:])
+	copy(key[:], b[1+len(id):])
+	return newHandleRef(id, key), nil
 }
-
-func handleKey(id [16]byte) string { return sharedKey("session", string(id[:])) }
 
 // errSessionGone: a handle whose record is gone (ended, expired, or lost
 // with the store's data). Its cookie can only be cleared.
 var errSessionGone = errors.New("the stored session is gone")
 
-// loadHandle reads the session a handle names. A record that is gone
-// (ended, expired, or lost with the store's data) is no session.
-func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
-	if a.shared == nil {
-		return nil, errors.New("a session handle, but no shared store is configured")
+// openHandle opens the session that h, sealed as sealed, names. hit is
+// what this replica opened from the same sealed handle before, or nil: it
+// is the session for as long as the store holds the record it was opened
+// from. A refresh on any replica rewrites the record under the same
+// handle, and then it is opened again. A record that is gone (ended,
+// expired, or lost with the store's data) is no session.
+func (a *Auth) openHandle(ctx context.Context, sealed string, h *handleRef, current bool, hit *openedSession) (*Session, bool, error) {
+	reads := []string{h.storeKey}
+	if hit != nil {
+		reads = hit.reads
 	}
-	h, err := parseHandle(plain)
+	v, err := a.shared.GetCached(ctx, reads...)
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	v, err := a.shared.GetCached(ctx, handleKey(h.ID))
+	record := v[0]
+	switch {
+	case record == "":
+		return nil, false, errSessionGone
+	case hit != nil && record == hit.record:
+		hit.s.endRead = v[1:]
+		return &hit.s, hit.current, nil
+	}
+	s, err := openRecord(h, record)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return nil, false, err
 	}
-	if v[0] == "" {
-		return nil, errSessionGone
-	}
-	sealed := []byte(v[0])
+	a.setEndKeys(s)
+	a.opened.put(sealed, openedSession{s: *s, current: current, record: record, reads: append([]string{h.storeKey}, s.endKeys...)})
+	return s, current, nil
+}
+
+// openRecord decrypts and decodes the record h names.
+func openRecord(h *handleRef, record string) (*Session, error) {
+	sealed := []byte(record)
 	gcm, err := handleAEAD(h)
 	if err != nil {
 		return nil, err
@@ -92,10 +115,11 @@ func (a *Auth) loadHandle(ctx context.Context, plain []byte) (*Session, error) {
 // sealed for the cookie.
 func (a *Auth) storeHandle(ctx context.Context, s *Session, plain []byte, ttl time.Duration) (string, error) {
 	if s.handle == nil {
-		h := new(handleRef)
-		rand.Read(h.ID[:])
-		rand.Read(h.Key[:])
-		s.handle = h
+		var id [16]byte
+		var key [32]byte
+		rand.Read(id[:])
+		rand.Read(key[:])
+		s.handle = newHandleRef(id, key)
 	}
 	gcm, err := handleAEAD(s.handle)
 	if err != nil {
@@ -104,7 +128,7 @@ func (a *Auth) storeHandle(ctx context.Context, s *Session, plain []byte, ttl ti
 	nonce := make([]byte, gcm.NonceSize(), gcm.NonceSize()+len(plain)+gcm.Overhead())
 	rand.Read(nonce)
 	record := gcm.Seal(nonce, nonce, plain, s.handle.ID[:])
-	if err := a.shared.Set(ctx, handleKey(s.handle.ID), string(record), ttl); err != nil {
+	if err := a.shared.Set(ctx, s.handle.storeKey, string(record), ttl); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	return a.cfg.Keys.Seal(purposeHandle, s.handle.marshal())

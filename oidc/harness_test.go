@@ -35,12 +35,19 @@ type env struct {
 // newEnv starts the OP and bff; each option may change bff's oidc.Config.
 func newEnv(t *testing.T, opts ...func(*oidc.Config)) *env {
 	t.Helper()
+	return newEnvOP(t, bfftest.OPOptions{}, opts...)
+}
+
+// newEnvOP is newEnv with an OP shaped by o.
+func newEnvOP(t *testing.T, o bfftest.OPOptions, opts ...func(*oidc.Config)) *env {
+	t.Helper()
 	e := &env{t: t, clock: &bfftest.Clock{}, logs: &kit.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	e.bff = httptest.NewUnstartedServer(nil)
 	e.public = &url.URL{Scheme: "http", Host: e.bff.Listener.Addr().String()}
-	e.op = bfftest.StartOP(t, e.public, bfftest.OPOptions{Logger: log})
+	o.Logger = log
+	e.op = bfftest.StartOP(t, e.public, o)
 	e.cfg = bfftest.AuthConfig(t, e.op, e.public, bfftest.NewKey(t), e.clock, log)
 	for _, o := range opts {
 		o(&e.cfg)

@@ -53,7 +53,7 @@ func (a *Auth) fresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
 	case err == nil:
 		a.obs.Refresh("refreshed")
 		s.AccessToken, s.AccessExpiry, s.RefreshToken, s.IDToken = res.accessToken, res.expiry, res.refreshToken, res.idToken
-		s.idpSID, s.endKeys = sidClaim(s.IDToken), nil
+		s.endKeys = nil
 		s.LastSeen = now
 		if err := a.writeSession(w, r, s); err != nil {
 			a.log.Error("refresh: resealing session failed", "err", err)
@@ -124,7 +124,16 @@ func (a *Auth) redeemRefreshToken(ctx context.Context, p *provider, s *Session) 
 		if idt.Subject != s.Subject {
 			return refreshResult{}, errors.New("refreshed id token names another subject")
 		}
-		res.idToken = raw
+		var c struct {
+			SID string `json:"sid"`
+		}
+		// OpenID Connect does not ask a refreshed ID token to repeat sid.
+		// Without it the session would no longer answer to a back-channel
+		// logout of its IdP session, so it keeps the ID token that names
+		// it: one the IdP issued, as good an id_token_hint as the new one.
+		if err := idt.Claims(&c); err == nil && (c.SID != "" || sidClaim(s.IDToken) == "") {
+			res.idToken = raw
+		}
 	}
 	return res, nil
 }

@@ -29,12 +29,14 @@ type Session struct {
 	LastSeen time.Time // start of the idle timeout
 
 	// Not encoded: what is read off the above when the session is opened.
-	idpSID string     // the IdP's session id (the ID token's sid), for back-channel logout
 	handle *handleRef // where the session is kept, when the shared store keeps it
 	// endKeys are the shared store's keys that would say the session was
 	// ended early; computed once per opened cookie, since hashing them on
 	// every request would cost more than reading them.
 	endKeys []string
+	// endRead is what the store answered for endKeys on this request,
+	// when it was read with the record the session was opened from.
+	endRead []string
 }
 
 // LogValue keeps tokens out of every log line, whatever the handler.

@@ -24,6 +24,9 @@ type Shared interface {
 	GetCached(ctx context.Context, keys ...string) ([]string, error)
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error)
+	// SetMax stores n under key for ttl unless key holds a number at least
+	// as large, in one step: two writers cannot move it backwards.
+	SetMax(ctx context.Context, key string, n int64, ttl time.Duration) error
 	Delete(ctx context.Context, keys ...string) error
 }
 
@@ -50,12 +53,16 @@ func endedSubjectKey(iss, sub string) string    { return sharedKey("end-sub", is
 // replica, by the IdP's back-channel logout of its IdP session, or of
 // every session of its subject that began before the logout was issued.
 func (a *Auth) ended(ctx context.Context, s *Session) (bool, error) {
-	if s.endKeys == nil {
-		a.setEndKeys(s)
-	}
-	v, err := a.shared.GetCached(ctx, s.endKeys...)
-	if err != nil {
-		return false, err
+	v := s.endRead
+	s.endRead = nil // this request's answer, not the next one's
+	if v == nil {
+		if s.endKeys == nil {
+			a.setEndKeys(s)
+		}
+		var err error
+		if v, err = a.shared.GetCached(ctx, s.endKeys...); err != nil {
+			return false, err
+		}
 	}
 	if v[0] != "" || (len(v) > 2 && v[2] != "") {
 		return true, nil
@@ -69,24 +76,26 @@ func (a *Auth) ended(ctx context.Context, s *Session) (bool, error) {
 }
 
 // setEndKeys names the records that would end s: its own logout, its
-// subject's back-channel logout and, when the IdP named one, its IdP
-// session's. Call it whenever s.ID, s.Subject or s.idpSID change.
+// subject's back-channel logout and, when the IdP named one (the ID
+// token's sid), its IdP session's. Only the shared store reads them, so
+// only it calls this, once per opened session; a change to s.ID,
+// s.Subject or s.IDToken sets s.endKeys to nil.
 func (a *Auth) setEndKeys(s *Session) {
 	s.endKeys = []string{endedSessionKey(s.ID), endedSubjectKey(a.cfg.Issuer, s.Subject)}
-	if s.idpSID != "" {
-		s.endKeys = append(s.endKeys, endedIdPSessionKey(a.cfg.Issuer, s.idpSID))
+	if sid := sidClaim(s.IDToken); sid != "" {
+		s.endKeys = append(s.endKeys, endedIdPSessionKey(a.cfg.Issuer, sid))
 	}
 }
 
 // endSession records that s is over, for every replica, until it would
 // have ended anyway.
 func (a *Auth) endSession(ctx context.Context, s *Session) error {
-	ttl := time.Until(s.Created.Add(a.cfg.SessionMaxAge)) + time.Minute
+	ttl := s.Created.Add(a.cfg.SessionMaxAge).Sub(a.now()) + time.Minute
 	if err := a.shared.Set(ctx, endedSessionKey(s.ID), "1", ttl); err != nil {
 		return fmt.Errorf("ending the session: %w", err)
 	}
 	if s.handle != nil {
-		if err := a.shared.Delete(ctx, handleKey(s.handle.ID)); err != nil {
+		if err := a.shared.Delete(ctx, s.handle.storeKey); err != nil {
 			return fmt.Errorf("deleting the stored session: %w", err)
 		}
 	}

@@ -74,8 +74,11 @@ func (a *Auth) load(r *http.Request) (s *Session, current, expired bool, err err
 // open opens a sealed session, from the cache when this replica has
 // opened the same value before, or the session a sealed handle names.
 func (a *Auth) open(ctx context.Context, sealed string) (*Session, bool, error) {
-	if s, current, ok := a.opened.get(sealed); ok {
-		return &s, current, nil
+	if e, ok := a.opened.get(sealed); ok {
+		if e.s.handle != nil {
+			return a.openHandle(ctx, sealed, e.s.handle, e.current, &e)
+		}
+		return &e.s, e.current, nil
 	}
 	purpose, plain, current, err := a.cfg.Keys.OpenAny(sealed, purposeSession, purposeHandle)
 	if err != nil {
@@ -83,25 +86,24 @@ func (a *Auth) open(ctx context.Context, sealed string) (*Session, bool, error) 
 		return nil, false, err
 	}
 	if purpose == purposeHandle {
-		// Not cached here: the record behind a handle changes while the
-		// handle stays; the store's own cache keeps the reads local.
-		s, err := a.loadHandle(ctx, plain)
+		if a.shared == nil {
+			return nil, false, errors.New("a session handle, but no shared store is configured")
+		}
+		h, err := parseHandle(plain)
 		if err != nil {
 			return nil, false, err
 		}
-		s.idpSID = sidClaim(s.IDToken)
-		return s, current, nil
+		return a.openHandle(ctx, sealed, h, current, nil)
 	}
 	s := new(Session)
 	if err := s.UnmarshalBinary(plain); err != nil {
 		a.obs.SessionRejected("malformed")
 		return nil, false, err
 	}
-	s.idpSID = sidClaim(s.IDToken)
 	if a.shared != nil {
 		a.setEndKeys(s)
 	}
-	a.opened.put(sealed, *s, current)
+	a.opened.put(sealed, openedSession{s: *s, current: current})
 	return s, current, nil
 }
 

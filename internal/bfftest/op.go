@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"bff/demo/idp"
 	"bff/demo/idp/idptest"
+	"bff/internal/bfftest/kit"
 	"bff/internal/endpoint"
 )
 
@@ -157,6 +159,19 @@ func (op *OP) Login(t testing.TB, client *http.Client, authorizeURL string) *url
 // IdP is the OP as a [Stack] uses it.
 func (op *OP) IdP() IdP {
 	return IdP{Issuer: op.Issuer, ClientID: op.ClientID, ClientSecret: op.ClientSecret, Login: op.Login}
+}
+
+// IDTokenClaims are the claims of the last ID token the OP issued.
+func (op *OP) IDTokenClaims(t testing.TB) map[string]any {
+	t.Helper()
+	for _, tok := range slices.Backward(op.IssuedTokens()) {
+		var c map[string]any
+		if kit.UnverifiedClaims(tok, &c) == nil && c["nonce"] != nil {
+			return c
+		}
+	}
+	t.Fatal("the OP issued no ID token")
+	return nil
 }
 
 // RevokeAll revokes every token the OP issued; see [idptest.Recorder.RevokeAll].

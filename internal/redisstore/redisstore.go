@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -208,6 +209,25 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 		return nil
 	})
 	return set, err
+}
+
+// setMax stores ARGV[1] under KEYS[1] for ARGV[2] ms unless it holds a
+// number at least as large; a value that is no number is replaced.
+var setMax = rueidis.NewLuaScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur and cur >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// SetMax stores n under key for ttl unless key holds a number at least as
+// large, in one step on Redis.
+func (s *Store) SetMax(ctx context.Context, key string, n int64, ttl time.Duration) error {
+	return s.do(ctx, func(ctx context.Context, c rueidis.Client) error {
+		return setMax.Exec(ctx, c, []string{key}, []string{strconv.FormatInt(n, 10), strconv.FormatInt(ttl.Milliseconds(), 10)}).Error()
+	})
 }
 
 // Delete removes keys.

@@ -41,6 +41,8 @@ func (s *Store) SetNX(context.Context, string, string, time.Duration) (bool, err
 	return false, ErrUnavailable
 }
 
+func (s *Store) SetMax(context.Context, string, int64, time.Duration) error { return ErrUnavailable }
+
 func (s *Store) Delete(context.Context, ...string) error { return ErrUnavailable }
 
 func (s *Store) Take(context.Context, string, rate.Limit, int) (bool, time.Duration, error) {

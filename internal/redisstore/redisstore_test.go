@@ -73,6 +73,40 @@ func TestKV(t *testing.T) {
 	})
 }
 
+// TestSetMax: the larger number stands, whatever order two replicas
+// write in, with the TTL of the write that set it.
+func TestSetMax(t *testing.T) {
+	r := bfftest.RedisDB(t)
+	a, b := running(t, r), running(t, r)
+	ctx := context.Background()
+	for _, step := range []struct {
+		s    *redisstore.Store
+		n    int64
+		want string
+	}{
+		{a, 100, "100"}, // absent: set
+		{b, 50, "100"},  // smaller: kept
+		{b, 100, "100"}, // equal: kept
+		{a, 150, "150"}, // larger: set
+	} {
+		if err := step.s.SetMax(ctx, "cut", step.n, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Value("cut"); got != step.want {
+			t.Errorf("after SetMax(%d): %q, want %q", step.n, got, step.want)
+		}
+	}
+	if ttl, err := r.Do("PTTL", "cut"); err != nil || ttl.(int64) <= 0 || ttl.(int64) > 60_000 {
+		t.Errorf("PTTL %v %v, want up to a minute", ttl, err)
+	}
+	if err := a.Set(ctx, "cut", "garbage", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetMax(ctx, "cut", 7, time.Minute); err != nil || r.Value("cut") != "7" {
+		t.Errorf("SetMax over a value that is no number: %q %v, want 7", r.Value("cut"), err)
+	}
+}
+
 // TestCachedReadsCostNoRoundTrip: a read that Redis has not invalidated is
 // answered from the process, so Redis sees it once.
 func TestCachedReadsCostNoRoundTrip(t *testing.T) {

@@ -3,17 +3,13 @@ package redis_test
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"bff/internal/bfftest"
 )
@@ -50,8 +46,8 @@ func TestSignOutAtTheOP(t *testing.T) {
 // TestBackchannelLogoutTokens: what a logout token must be to end
 // sessions, and that anything else ends nothing.
 func TestBackchannelLogoutTokens(t *testing.T) {
-	k := newTestKey(t)
-	s := withRedis(t, bfftest.RedisDB(t), bfftest.StackOptions{Replicas: 2, OP: bfftest.OPOptions{Wrap: k.publish}})
+	k := bfftest.NewSigningKey(t)
+	s := withRedis(t, bfftest.RedisDB(t), bfftest.StackOptions{Replicas: 2, OP: bfftest.OPOptions{Wrap: k.Publish}})
 	now := time.Now()
 	// claims are a good logout token's for the session's sid and sub;
 	// each case changes them.
@@ -61,52 +57,52 @@ func TestBackchannelLogoutTokens(t *testing.T) {
 			"jti": rand.Text(), "events": map[string]any{bclEvent: map[string]any{}}, "sid": sid, "sub": sub,
 		}
 	}
-	otherKey := newTestKey(t)
+	otherKey := bfftest.NewSigningKey(t)
 
 	for _, tc := range []struct {
 		name string
 		make func(c map[string]any) string // the token, from good claims
 		ends bool
 	}{
-		{"sid and sub", func(c map[string]any) string { return k.sign(t, c) }, true},
-		{"sid only", func(c map[string]any) string { delete(c, "sub"); return k.sign(t, c) }, true},
-		{"aud array", func(c map[string]any) string { c["aud"] = []string{"another", s.OP.ClientID}; return k.sign(t, c) }, true},
-		{"no exp", func(c map[string]any) string { delete(c, "exp"); return k.sign(t, c) }, true},
+		{"sid and sub", func(c map[string]any) string { return k.Sign(t, c) }, true},
+		{"sid only", func(c map[string]any) string { delete(c, "sub"); return k.Sign(t, c) }, true},
+		{"aud array", func(c map[string]any) string { c["aud"] = []string{"another", s.OP.ClientID}; return k.Sign(t, c) }, true},
+		{"no exp", func(c map[string]any) string { delete(c, "exp"); return k.Sign(t, c) }, true},
 
 		{"malformed", func(map[string]any) string { return "not.a.jwt" }, false},
 		{"empty", func(map[string]any) string { return "" }, false},
 		{"unsigned", func(c map[string]any) string { return unsigned(t, c) }, false},
-		{"unknown key", func(c map[string]any) string { return otherKey.sign(t, c) }, false},
-		{"forged with a known kid", func(c map[string]any) string { return otherKey.signAs(t, k.kid, c) }, false},
-		{"tampered", func(c map[string]any) string { return tamper(t, k.sign(t, c)) }, false},
-		{"expired", func(c map[string]any) string { c["exp"] = now.Add(-time.Second).Unix(); return k.sign(t, c) }, false},
-		{"old iat", func(c map[string]any) string { c["iat"] = now.Add(-10 * time.Minute).Unix(); return k.sign(t, c) }, false},
-		{"future iat", func(c map[string]any) string { c["iat"] = now.Add(10 * time.Minute).Unix(); return k.sign(t, c) }, false},
-		{"no iat", func(c map[string]any) string { delete(c, "iat"); return k.sign(t, c) }, false},
-		{"nonce", func(c map[string]any) string { c["nonce"] = "n"; return k.sign(t, c) }, false},
-		{"no events", func(c map[string]any) string { delete(c, "events"); return k.sign(t, c) }, false},
+		{"unknown key", func(c map[string]any) string { return otherKey.Sign(t, c) }, false},
+		{"forged with a known kid", func(c map[string]any) string { return otherKey.SignAs(t, k.KID, c) }, false},
+		{"tampered", func(c map[string]any) string { return tamper(t, k.Sign(t, c)) }, false},
+		{"expired", func(c map[string]any) string { c["exp"] = now.Add(-time.Second).Unix(); return k.Sign(t, c) }, false},
+		{"old iat", func(c map[string]any) string { c["iat"] = now.Add(-10 * time.Minute).Unix(); return k.Sign(t, c) }, false},
+		{"future iat", func(c map[string]any) string { c["iat"] = now.Add(10 * time.Minute).Unix(); return k.Sign(t, c) }, false},
+		{"no iat", func(c map[string]any) string { delete(c, "iat"); return k.Sign(t, c) }, false},
+		{"nonce", func(c map[string]any) string { c["nonce"] = "n"; return k.Sign(t, c) }, false},
+		{"no events", func(c map[string]any) string { delete(c, "events"); return k.Sign(t, c) }, false},
 		{"other event", func(c map[string]any) string {
 			c["events"] = map[string]any{"urn:other": map[string]any{}}
-			return k.sign(t, c)
+			return k.Sign(t, c)
 		}, false},
-		{"event not an object", func(c map[string]any) string { c["events"] = map[string]any{bclEvent: true}; return k.sign(t, c) }, false},
-		{"wrong aud", func(c map[string]any) string { c["aud"] = "another"; return k.sign(t, c) }, false},
-		{"wrong iss", func(c map[string]any) string { c["iss"] = "http://127.0.0.1:1/idp"; return k.sign(t, c) }, false},
-		{"no sid or sub", func(c map[string]any) string { delete(c, "sid"); delete(c, "sub"); return k.sign(t, c) }, false},
-		{"no jti", func(c map[string]any) string { delete(c, "jti"); return k.sign(t, c) }, false},
+		{"event not an object", func(c map[string]any) string { c["events"] = map[string]any{bclEvent: true}; return k.Sign(t, c) }, false},
+		{"wrong aud", func(c map[string]any) string { c["aud"] = "another"; return k.Sign(t, c) }, false},
+		{"wrong iss", func(c map[string]any) string { c["iss"] = "http://127.0.0.1:1/idp"; return k.Sign(t, c) }, false},
+		{"no sid or sub", func(c map[string]any) string { delete(c, "sid"); delete(c, "sub"); return k.Sign(t, c) }, false},
+		{"no jti", func(c map[string]any) string { delete(c, "jti"); return k.Sign(t, c) }, false},
 
 		// Last: it ends every session of the subject that began before its
 		// iat, which is a second ahead so as to include the one just made.
 		{"sub only", func(c map[string]any) string {
 			delete(c, "sid")
 			c["iat"] = time.Now().Add(time.Second).Unix()
-			return k.sign(t, c)
+			return k.Sign(t, c)
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			newBrowser(t, s)
 			s.Login()
-			id := idTokenClaims(t, s)
+			id := s.OP.IDTokenClaims(t)
 			sid, _ := id["sid"].(string)
 			sub, _ := id["sub"].(string)
 			if sid == "" || sub == "" {
@@ -185,66 +181,6 @@ func postLogoutToken(t *testing.T, s *bfftest.Stack, form url.Values) bfftest.Re
 	defer c.CloseIdleConnections()
 	return bfftest.Do(t, c, http.MethodPost, s.Front.URL, "/auth/backchannel-logout",
 		strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
-}
-
-// testKey is a signing key the test adds to the OP's JWKS, so that it can
-// sign logout tokens the OP's key set vouches for.
-type testKey struct {
-	kid string
-	key *rsa.PrivateKey
-}
-
-func newTestKey(t *testing.T) *testKey {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testKey{kid: rand.Text(), key: key}
-}
-
-// publish is an OPOptions.Wrap that adds the key to the OP's JWKS.
-func (k *testKey) publish(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != bfftest.IdPPath+"/keys" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var set jose.JSONWebKeySet
-		if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: "RS256", Use: "sig"})
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(set)
-	})
-}
-
-func (k *testKey) sign(t *testing.T, claims map[string]any) string { return k.signAs(t, k.kid, claims) }
-
-// signAs signs claims with k, naming the key kid.
-func (k *testKey) signAs(t *testing.T, kid string, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("logout+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // unsigned is claims as a JWT with "alg": "none".

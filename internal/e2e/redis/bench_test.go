@@ -17,10 +17,12 @@ import (
 // BenchmarkAccessTokenRedis is the per-request cost of a signed-in API
 // call, AccessToken on a valid cookie session, without Redis and with it:
 // with it, every call also asks whether the session was ended, which the
-// client-side cache answers.
+// client-side cache answers. "handle" is with BFF_SESSION_STORE=redis: the
+// cookie holds a handle, and every call also reads the session's record.
 func BenchmarkAccessTokenRedis(b *testing.B) {
-	for _, redis := range []bool{false, true} {
-		b.Run(map[bool]string{false: "off", true: "on"}[redis], func(b *testing.B) {
+	for _, mode := range []string{"off", "on", "handle"} {
+		redis := mode != "off"
+		b.Run(mode, func(b *testing.B) {
 			srv := httptest.NewUnstartedServer(nil)
 			public := &url.URL{Scheme: "http", Host: srv.Listener.Addr().String()}
 			op := bfftest.StartOP(b, public, bfftest.OPOptions{AccessTTL: time.Hour})
@@ -40,6 +42,9 @@ func BenchmarkAccessTokenRedis(b *testing.B) {
 					}
 				}
 				cfg.Shared = store
+			}
+			if mode == "handle" {
+				cfg.SessionStore = "redis"
 			}
 			auth, err := oidc.New(cfg)
 			if err != nil {

@@ -7,12 +7,10 @@ package redis_test
 import (
 	"maps"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
 	"bff/internal/bfftest"
-	"bff/internal/bfftest/kit"
 )
 
 func TestMain(m *testing.M) { bfftest.RedisMain(m) }
@@ -49,20 +47,6 @@ func untilRefused(t *testing.T, s *bfftest.Stack, i int, cookies []*http.Cookie,
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// idTokenClaims are the claims of the last ID token the OP issued.
-func idTokenClaims(t *testing.T, s *bfftest.Stack) map[string]any {
-	t.Helper()
-	tokens := s.OP.IssuedTokens()
-	for _, tok := range slices.Backward(tokens) {
-		var claims map[string]any
-		if kit.UnverifiedClaims(tok, &claims) == nil && claims["nonce"] != nil {
-			return claims
-		}
-	}
-	t.Fatal("the OP issued no ID token")
-	return nil
 }
 
 // newBrowser gives the stack a new browser: a client with an empty jar,
