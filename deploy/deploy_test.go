@@ -1078,7 +1078,7 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("static binary: %.1f MB", float64(fi.Size())/(1<<20))
+	t.Logf("static binary: %.1f MiB", float64(fi.Size())/(1<<20))
 	if fi.Size() > maxBinaryBytes {
 		t.Errorf("static binary is %d bytes, more than %d", fi.Size(), maxBinaryBytes)
 	}
