@@ -2,6 +2,7 @@ package bfftest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"bff/internal/redisstore"
 )
 
 // Redis is one database of a real redis-server (Debian's package) on a
@@ -267,3 +270,19 @@ func (r *Redis) Database(db int) *Redis { return r.srv.database(r.t, db) }
 
 // Port is the server's plain-text port.
 func (r *Redis) Port() int { return r.srv.port }
+
+// RunStore connects a store to the Redis at url and runs it until the
+// test ends. It does not wait for the store to be ready: a test of an
+// unreachable or broken server must see it not ready.
+func RunStore(t testing.TB, url string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(url, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}

@@ -74,3 +74,14 @@ func MustURL(t testing.TB, s string) *url.URL {
 	}
 	return u
 }
+
+// Eventually polls cond every 10 ms until it holds, and reports whether
+// it did within the time given. The caller fails with what it waited for.
+func Eventually(within time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}

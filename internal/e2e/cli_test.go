@@ -64,11 +64,8 @@ func TestDemoCommand(t *testing.T) {
 		t.Helper()
 		return bfftest.Get(t, client, base, path, headers...)
 	}
-	for deadline := time.Now().Add(10 * time.Second); get("/readyz").StatusCode != http.StatusOK; {
-		if time.Now().After(deadline) {
-			t.Fatal("demo never became ready")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !bfftest.Eventually(10*time.Second, func() bool { return get("/readyz").StatusCode == http.StatusOK }) {
+		t.Fatal("demo never became ready")
 	}
 	if r := get("/"); r.StatusCode != http.StatusOK || !strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("SPA: %d, CSP %q", r.StatusCode, r.Header.Get("Content-Security-Policy"))

@@ -56,10 +56,8 @@ func TestShutdownWritesEveryAccessLine(t *testing.T) {
 			codes[i], errs[i] = statusOf(r), err
 		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); inFlight.Load() < slow; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d slow requests reached the upstream", inFlight.Load(), slow)
-		}
+	if !bfftest.Eventually(10*time.Second, func() bool { return inFlight.Load() >= slow }) {
+		t.Fatalf("only %d of %d slow requests reached the upstream", inFlight.Load(), slow)
 	}
 	if err := d.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

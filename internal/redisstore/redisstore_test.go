@@ -20,24 +20,15 @@ func TestMain(m *testing.M) { bfftest.RedisMain(m) }
 // running starts a store on r and waits until it is ready.
 func running(t testing.TB, r *bfftest.Redis) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(r.URL, time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := bfftest.RunStore(t, r.URL)
 	waitFor(t, "the store to be ready", s.Ready)
 	return s
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10 s for %s", what)
-		}
+	if !bfftest.Eventually(10*time.Second, cond) {
+		t.Fatalf("waited 10 s for %s", what)
 	}
 }
 
@@ -228,14 +219,8 @@ func TestGarbage(t *testing.T) {
 			}()
 		}
 	}()
-	s, err := redisstore.New("redis://"+ln.Addr().String()+"/0", time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := bfftest.RunStore(t, "redis://"+ln.Addr().String()+"/0")
+	ctx := context.Background()
 	time.Sleep(300 * time.Millisecond)
 	// Run itself, before any call below, must have tried the server.
 	if accepted.Load() == 0 || commands.Load() == 0 {

@@ -65,13 +65,19 @@ func (s *Server) protect(next http.Handler) http.Handler {
 // meta refresh, which needs no script, with a link for whoever has
 // refreshes turned off.
 func continuePage(w http.ResponseWriter, target string) {
-	target = strings.NewReplacer(`'`, "%27", `"`, "%22", " ", "%20", ";", "%3B").Replace(target)
+	target = refreshURLEscaper.Replace(target)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.WriteHeader(http.StatusOK)
 	_ = continueTemplate.Execute(w, target)
 }
+
+// refreshURLEscaper percent-encodes what would end the URL inside a meta
+// refresh's content, or start another of its parameters there:
+// html/template escapes quotes for the attribute, but the browser decodes
+// them again before it parses the refresh.
+var refreshURLEscaper = strings.NewReplacer(`'`, "%27", `"`, "%22", " ", "%20", ";", "%3B")
 
 var continueTemplate = template.Must(template.New("continue").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={{.}}">

@@ -51,10 +51,8 @@ func testIssuerMismatch(t *testing.T, h *hydra.Hydra) {
 		t.Fatal(err)
 	}
 	addr := bfftest.Serve(t, srv)
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), "identity provider discovery failed"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed discovery logged within 20 s:\n%s", logs)
-		}
+	if !bfftest.Eventually(20*time.Second, func() bool { return strings.Contains(logs.String(), "identity provider discovery failed") }) {
+		t.Fatalf("no failed discovery logged within 20 s:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), "did not match the issuer URL returned by provider") {
 		t.Errorf("the failed discovery does not name the issuer:\n%s", logs)

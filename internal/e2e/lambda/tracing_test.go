@@ -34,9 +34,7 @@ func TestFunctionURLTracesAtShutdown(t *testing.T) {
 		t.Fatalf("%d exports before the end; the batch delay did not hold them", n)
 	}
 	f.Lambda.SignalFunction(t, syscall.SIGTERM)
-	for deadline := time.Now().Add(5 * time.Second); exports.Load() == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no spans exported within 5 s of SIGTERM:\n%s", f.Lambda.Stdout.String())
-		}
+	if !bfftest.Eventually(5*time.Second, func() bool { return exports.Load() > 0 }) {
+		t.Fatalf("no spans exported within 5 s of SIGTERM:\n%s", f.Lambda.Stdout.String())
 	}
 }

@@ -373,10 +373,8 @@ func writeProfile(t *testing.T, tg *compareTarget) {
 	if err := tg.proc.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !profileWritten.MatchString(tg.proc.Stderr.String()); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s wrote no profile; was it built with -tags bffprofile? stderr: %s", tg.name, tg.proc.Stderr.String())
-		}
+	if !bfftest.Eventually(10*time.Second, func() bool { return profileWritten.MatchString(tg.proc.Stderr.String()) }) {
+		t.Fatalf("%s wrote no profile; was it built with -tags bffprofile? stderr: %s", tg.name, tg.proc.Stderr.String())
 	}
 	if fi, err := os.Stat(*loadProfile); err != nil || fi.Size() == 0 {
 		t.Errorf("profile %s: %v", *loadProfile, err)

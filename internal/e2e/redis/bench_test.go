@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"bff/internal/bfftest"
-	"bff/internal/redisstore"
 	"bff/oidc"
 )
 
@@ -28,18 +26,9 @@ func BenchmarkAccessTokenRedis(b *testing.B) {
 			op := bfftest.StartOP(b, public, bfftest.OPOptions{AccessTTL: time.Hour})
 			cfg := bfftest.AuthConfig(b, op, public, bfftest.NewKey(b), nil, nil)
 			if redis {
-				store, err := redisstore.New(bfftest.RedisDB(b).URL, 2*time.Second, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan struct{})
-				go func() { store.Run(ctx); close(done) }()
-				b.Cleanup(func() { cancel(); <-done })
-				for deadline := time.Now().Add(10 * time.Second); !store.Ready(); time.Sleep(10 * time.Millisecond) {
-					if time.Now().After(deadline) {
-						b.Fatal("Redis not ready")
-					}
+				store := bfftest.RunStore(b, bfftest.RedisDB(b).URL)
+				if !bfftest.Eventually(10*time.Second, store.Ready) {
+					b.Fatal("Redis not ready")
 				}
 				cfg.Shared = store
 			}
