@@ -10,9 +10,12 @@ import (
 
 // With the shared store, one refresh token is redeemed once across every
 // replica, which an IdP that rotates refresh tokens strictly requires: the
-// replica that takes the token's lock redeems it and leaves the result,
-// sealed under the cookie keys, for the replicas that lost the race, which
-// wait for it. The records are named by a hash of the refresh token.
+// replica that claims the token's record redeems it and leaves the result
+// there, sealed under the cookie keys, for the replicas that lost the
+// race, which wait for it. The record is named by a hash of the refresh
+// token. The claim and the result are one record, so that a replica whose
+// cached read of it is a moment behind cannot claim it again once the
+// result is there: the claim is decided by the store, never by a cache.
 
 // purposeRefreshResult seals a refresh result in the shared store.
 const purposeRefreshResult = "refresh-result"
@@ -21,6 +24,10 @@ const purposeRefreshResult = "refresh-result"
 // result; each look is answered from the store's cache until the result
 // arrives.
 const refreshPoll = 20 * time.Millisecond
+
+// refreshPending is the record while its claimant is at the IdP. A sealed
+// result, a JWE, can never be equal to it.
+const refreshPending = "pending"
 
 // sharedResult is a refresh result as stored: tokens, or the IdP's
 // refusal, which the losers must hear of too.
@@ -33,21 +40,21 @@ type sharedResult struct {
 }
 
 func (a *Auth) refreshOnce(ctx context.Context, p *provider, s *Session) (refreshResult, error) {
-	lock, result := sharedKey("refresh-lock", s.RefreshToken), sharedKey("refresh-result", s.RefreshToken)
+	record := sharedKey("refresh", s.RefreshToken)
 	for {
-		v, err := a.shared.GetCached(ctx, result)
+		v, err := a.shared.GetCached(ctx, record)
 		if err != nil {
 			return refreshResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
-		if v[0] != "" {
+		if v[0] != "" && v[0] != refreshPending {
 			return a.openResult(v[0])
 		}
-		won, err := a.shared.SetNX(ctx, lock, "1", a.cfg.IdPTimeout+5*time.Second)
+		won, err := a.shared.SetNX(ctx, record, refreshPending, a.cfg.IdPTimeout+5*time.Second)
 		if err != nil {
 			return refreshResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 		if won {
-			return a.redeemAndShare(ctx, p, s, lock, result)
+			return a.redeemAndShare(ctx, p, s, record)
 		}
 		select {
 		case <-ctx.Done():
@@ -57,10 +64,11 @@ func (a *Auth) refreshOnce(ctx context.Context, p *provider, s *Session) (refres
 	}
 }
 
-// redeemAndShare redeems the refresh token and leaves the outcome for the
-// other replicas: the tokens, or the refusal. After an outage it leaves
-// nothing but the lock released, so that another replica may try.
-func (a *Auth) redeemAndShare(ctx context.Context, p *provider, s *Session, lock, result string) (refreshResult, error) {
+// redeemAndShare redeems the refresh token and leaves the outcome in
+// record for the other replicas: the tokens, or the refusal. After an
+// outage, or when the outcome cannot be stored, it deletes the claim, so
+// that another replica may try.
+func (a *Auth) redeemAndShare(ctx context.Context, p *provider, s *Session, record string) (refreshResult, error) {
 	res, err := a.redeemRefreshToken(a.clientContext(ctx), p, s)
 	var shared *sharedResult
 	switch {
@@ -70,15 +78,18 @@ func (a *Auth) redeemAndShare(ctx context.Context, p *provider, s *Session, lock
 		shared = &sharedResult{Refused: true}
 	}
 	if shared != nil {
-		if sealed, serr := a.sealResult(shared); serr == nil {
+		sealed, serr := a.sealResult(shared)
+		if serr == nil {
 			// Kept as long as a replica keeps a result for late requests.
-			if serr = a.shared.Set(context.WithoutCancel(ctx), result, sealed, recentRefreshTTL); serr != nil {
-				a.log.Warn("refresh: sharing the result failed; other replicas will retry", "err", serr)
-			}
+			serr = a.shared.Set(context.WithoutCancel(ctx), record, sealed, recentRefreshTTL)
 		}
+		if serr == nil {
+			return res, err
+		}
+		a.log.Warn("refresh: sharing the result failed; other replicas will retry", "err", serr)
 	}
-	if derr := a.shared.Delete(context.WithoutCancel(ctx), lock); derr != nil {
-		a.log.Warn("refresh: releasing the lock failed; it expires by itself", "err", derr)
+	if derr := a.shared.Delete(context.WithoutCancel(ctx), record); derr != nil {
+		a.log.Warn("refresh: releasing the claim failed; it expires by itself", "err", derr)
 	}
 	return res, err
 }
